@@ -1,0 +1,1 @@
+"""Stream processors (Faust), sinks, the embedded broker launcher and the ``toka`` command."""

@@ -1,0 +1,1 @@
+"""The ``toka`` command line. Each subcommand is a module with ``register(subparsers)``."""

@@ -1,0 +1,22 @@
+"""Event schema v1: records, codec and JSON Schema files (schemas/json/)."""
+
+from schemas.codec import RECORD_TYPES, decode, encode, schema_name
+from schemas.errors import ConfigError, DecodeError, TokaError
+from schemas.records import (
+    ZERO_TIME,
+    Alert,
+    DeadLetter,
+    MetricBatch,
+    Sample,
+    Span,
+    SpanBatch,
+    WindowAggregate,
+    new_id,
+)
+
+__all__ = [
+    "RECORD_TYPES", "decode", "encode", "schema_name",
+    "ConfigError", "DecodeError", "TokaError",
+    "ZERO_TIME", "Alert", "DeadLetter", "MetricBatch", "Sample", "Span", "SpanBatch",
+    "WindowAggregate", "new_id",
+]

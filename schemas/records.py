@@ -1,0 +1,136 @@
+"""Event records, schema v1 (design.md). Small, typed, immutable msgspec Structs.
+
+Every input record carries a unique ``id`` so consumers can drop duplicates after a retry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "Sample",
+    "MetricBatch",
+    "Span",
+    "SpanBatch",
+    "WindowAggregate",
+    "Alert",
+    "DeadLetter",
+    "new_id",
+    "ZERO_TIME",
+]
+
+#: Alertmanager's "no end" timestamp, carried by firing alerts.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def new_id() -> str:
+    """A unique record id (UUID4 hex)."""
+    return uuid.uuid4().hex
+
+
+class _Record(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
+    pass
+
+
+class Sample(_Record):
+    """One value of one series. Histograms carry cumulative ``buckets`` [[le, count], ...]."""
+
+    name: str
+    value: float
+    type: Literal["gauge", "counter", "histogram"] = "gauge"
+    labels: dict[str, str] = {}
+    ts: float | None = None
+    buckets: list[tuple[float, float]] | None = None
+    sum: float | None = None
+
+
+class MetricBatch(_Record, tag_field="schema", tag="toka.metric_batch.v1"):
+    """One collection from one host: many samples. Key: host."""
+
+    id: str
+    host: str
+    source: str
+    ts: float
+    samples: list[Sample]
+    resource: dict[str, str] = {}
+
+
+class Span(_Record):
+    trace_id: str
+    span_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    parent_span_id: str | None = None
+    kind: str = "internal"
+    status: Literal["unset", "ok", "error"] = "unset"
+    attributes: dict[str, Any] = {}
+
+
+class SpanBatch(_Record, tag_field="schema", tag="toka.span_batch.v1"):
+    """Many spans from one service. Key: service."""
+
+    id: str
+    host: str
+    spans: list[Span]
+    resource: dict[str, str] = {}
+
+
+class WindowAggregate(_Record, tag_field="schema", tag="toka.window_aggregate.v1"):
+    """One series over one closed window. Key: series id."""
+
+    id: str
+    series: str
+    name: str
+    host: str
+    window_start: float
+    window_end: float
+    count: int
+    sum: float
+    min: float
+    max: float
+    mean: float
+    last: float
+    labels: dict[str, str] = {}
+    type: str = "gauge"
+    rate: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class Alert(_Record, tag_field="schema", tag="toka.alert.v1"):
+    """An alert state change, in the shape Alertmanager's POST /api/v2/alerts takes.
+
+    Firing alerts carry ``endsAt`` = ZERO_TIME, as Alertmanager's webhook does. Key: fingerprint.
+    """
+
+    id: str
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    startsAt: str
+    endsAt: str
+    fingerprint: str
+    rule: str
+    value: float
+    threshold: float
+    generatorURL: str = ""
+
+
+class DeadLetter(_Record, tag_field="schema", tag="toka.dead_letter.v1"):
+    """A record that could not be processed, with its reason and the original bytes (base64)."""
+
+    id: str
+    reason: str
+    error: str
+    source_topic: str
+    ts: float
+    original_b64: str
+    partition: int | None = None
+    offset: int | None = None
+    key_b64: str | None = None
