@@ -12,10 +12,11 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from schemas.errors import TokaError
 
-__all__ = ["EmbeddedBroker", "BrokerError", "free_port", "tansu_binary"]
+__all__ = ["BrokerError", "EmbeddedBroker", "free_port", "tansu_binary"]
 
 
 class BrokerError(TokaError):
@@ -86,8 +87,11 @@ class EmbeddedBroker:
             "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
             "--storage-engine", "memory://tansu/",
         ]  # fmt: skip
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        if self.log_file:
+            with open(self.log_file, "ab") as out:  # the child keeps its own copy of the fd
+                self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        else:
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait_ready(timeout)
         return self
 
@@ -116,7 +120,7 @@ class EmbeddedBroker:
             proc.kill()
             proc.wait()
 
-    def __enter__(self) -> EmbeddedBroker:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -15,8 +15,20 @@ from schemas.records import (
 )
 
 __all__ = [
-    "RECORD_TYPES", "decode", "encode", "schema_name",
-    "ConfigError", "DecodeError", "TokaError",
-    "ZERO_TIME", "Alert", "DeadLetter", "MetricBatch", "Sample", "Span", "SpanBatch",
-    "WindowAggregate", "new_id",
+    "RECORD_TYPES",
+    "ZERO_TIME",
+    "Alert",
+    "ConfigError",
+    "DeadLetter",
+    "DecodeError",
+    "MetricBatch",
+    "Sample",
+    "Span",
+    "SpanBatch",
+    "TokaError",
+    "WindowAggregate",
+    "decode",
+    "encode",
+    "new_id",
+    "schema_name",
 ]

@@ -11,7 +11,7 @@ import orjson
 from schemas.errors import DecodeError
 from schemas.records import Alert, DeadLetter, MetricBatch, SpanBatch, WindowAggregate
 
-__all__ = ["encode", "decode", "RECORD_TYPES", "schema_name"]
+__all__ = ["RECORD_TYPES", "decode", "encode", "schema_name"]
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -62,7 +62,7 @@ def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:
         raise _decode_error(str(exc)) from None
 
 
-_AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+_AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
 def _decode_error(message: str) -> DecodeError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TokaError", "DecodeError", "ConfigError"]
+__all__ = ["ConfigError", "DecodeError", "TokaError"]
 
 
 class TokaError(Exception):

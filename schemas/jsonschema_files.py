@@ -13,7 +13,7 @@ import msgspec
 
 from schemas.codec import RECORD_TYPES
 
-__all__ = ["JSON_DIR", "schema_for", "write_all", "load"]
+__all__ = ["JSON_DIR", "load", "schema_for", "write_all"]
 
 JSON_DIR = Path(__file__).parent / "json"
 

@@ -11,15 +11,15 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
-    "Sample",
+    "ZERO_TIME",
+    "Alert",
+    "DeadLetter",
     "MetricBatch",
+    "Sample",
     "Span",
     "SpanBatch",
     "WindowAggregate",
-    "Alert",
-    "DeadLetter",
     "new_id",
-    "ZERO_TIME",
 ]
 
 #: Alertmanager's "no end" timestamp, carried by firing alerts.

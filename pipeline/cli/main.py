@@ -9,17 +9,13 @@ import sys
 
 from schemas.errors import TokaError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 #: One module per command group under pipeline/cli/. Each defines ``register(subparsers)``
 #: and sets ``func`` (args -> exit code) on its parsers.
 COMMAND_MODULES = [
     "broker_cmd",
     "config_cmd",
-    "agent_cmd",
-    "worker_cmd",
-    "up_cmd",
-    "alerts_cmd",
 ]
 
 

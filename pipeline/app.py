@@ -1,0 +1,85 @@
+"""The Faust app: one per worker process. Stages install their agents, tables and timers.
+
+Every topic carries raw bytes: stages decode with ``schemas.decode`` themselves, so a bad
+record goes to the dead-letter topic instead of failing inside Faust's deserialiser.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from schemas.config import TokaConfig
+
+__all__ = ["Topics", "create_app", "STAGE_MODULES"]
+
+#: Stage modules, each with ``install(app, topics, cfg)``. Order does not matter.
+STAGE_MODULES = [
+    "pipeline.windows.stage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    metrics: Any
+    spans: Any
+    benchmarks: Any
+    aggregates: Any
+    alerts: Any
+    regressions: Any
+    anomalies: Any
+    capacity: Any
+    deadletter: Any
+
+
+def _app_options(cfg: TokaConfig) -> dict[str, Any]:
+    opts = cfg.kafka.client_options()
+    out: dict[str, Any] = {}
+    if "ssl_context" in opts or "sasl_mechanism" in opts:
+        out["broker_credentials"] = _credentials(opts)
+    return out
+
+
+def _credentials(opts: dict[str, Any]) -> Any:
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    if "sasl_mechanism" in opts:
+        return SASLCredentials(
+            username=opts["sasl_plain_username"],
+            password=opts["sasl_plain_password"],
+            ssl_context=opts.get("ssl_context"),
+            mechanism=opts["sasl_mechanism"],
+        )
+    return SSLCredentials(opts["ssl_context"])
+
+
+def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: Any) -> faust.App:
+    """Build the app with its topics on ``app.toka_topics`` and every stage installed."""
+    settings: dict[str, Any] = {
+        "broker": "kafka://" + cfg.kafka.bootstrap_servers.replace(",", ";kafka://"),
+        "store": "memory://",
+        "topic_partitions": cfg.pipeline.partitions,
+        "web_port": cfg.pipeline.web_port,
+        "web_host": "127.0.0.1",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "producer_acks": -1,
+        "consumer_auto_offset_reset": "earliest",
+        "table_cleanup_interval": 30.0,
+        **_app_options(cfg),
+    }
+    settings.update(overrides)
+    app = faust.App(cfg.pipeline.app_id, **settings)
+    t = cfg.kafka.topic
+    app.toka_topics = Topics(
+        **{
+            kind: app.topic(t(kind), key_type=bytes, value_type=bytes)
+            for kind in Topics.__dataclass_fields__
+        }
+    )
+    for module in STAGE_MODULES if stages is None else stages:
+        importlib.import_module(module).install(app, app.toka_topics, cfg)
+    return app

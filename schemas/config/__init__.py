@@ -1,0 +1,87 @@
+"""The one configuration object: a YAML file, then ``TOKA_...`` environment overrides.
+
+Every key has a default, so no file is needed. Unknown keys are errors (a typo must fail
+loudly). Nested keys in the environment are joined with ``__``:
+``TOKA_MONITORING__THRESHOLDS__CPU_CRITICAL_PERCENT=50``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from schemas.config.agent import AgentConfig
+from schemas.config.kafka import BrokerConfig, KafkaConfig
+from schemas.config.pipeline import PipelineConfig
+from schemas.config.seed import DashboardConfig, MonitoringConfig, PerformanceConfig
+from schemas.errors import ConfigError
+
+__all__ = ["DEFAULT_CONFIG_FILE", "TokaConfig", "load_config"]
+
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "toka.yaml"
+
+
+class TokaConfig(BaseSettings):
+    """The whole configuration, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOKA_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    kafka: KafkaConfig = KafkaConfig()
+    broker: BrokerConfig = BrokerConfig()
+    agent: AgentConfig = AgentConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    performance: PerformanceConfig = PerformanceConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: it overrides what the file says.
+        return (env_settings, init_settings)
+
+
+def load_config(path: str | Path | None = None) -> TokaConfig:
+    """Read ``path`` (or nothing: all defaults), apply ``TOKA_...`` overrides, validate.
+
+    Raises ConfigError listing every problem with its key path.
+    """
+    source = str(path) if path else "defaults"
+    data: Any = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(source, [("(file)", f"cannot read: {exc.strerror}")]) from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(source, [("(file)", f"not valid YAML: {exc}")]) from None
+        if not isinstance(data, dict):
+            raise ConfigError(source, [("(root)", "expected a mapping of sections")])
+    try:
+        return TokaConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_format(e) for e in exc.errors()]) from None
+
+
+def _format(error: Any) -> tuple[str, str]:
+    path = ".".join(str(p) for p in error["loc"]) or "(root)"
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif "input" in error and not isinstance(error["input"], dict | list):
+        msg = f"{msg} (got {error['input']!r})"
+    return path, msg
