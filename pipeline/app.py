@@ -14,7 +14,7 @@ import faust
 
 from schemas.config import TokaConfig
 
-__all__ = ["Topics", "create_app", "STAGE_MODULES"]
+__all__ = ["STAGE_MODULES", "Topics", "create_app"]
 
 #: Stage modules, each with ``install(app, topics, cfg)``. Order does not matter.
 STAGE_MODULES = [
@@ -69,6 +69,9 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "producer_acks": -1,
         "consumer_auto_offset_reset": "earliest",
         "table_cleanup_interval": 30.0,
+        "datadir": str(cfg.pipeline.data_dir),
+        "broker_session_timeout": cfg.pipeline.session_timeout_seconds,
+        "broker_heartbeat_interval": max(1.0, cfg.pipeline.session_timeout_seconds / 10),
         **_app_options(cfg),
     }
     settings.update(overrides)

@@ -16,6 +16,9 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = [
     "broker_cmd",
     "config_cmd",
+    "worker_cmd",
+    "alerts_cmd",
+    "up_cmd",
 ]
 
 

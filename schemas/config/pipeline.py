@@ -22,3 +22,6 @@ class PipelineConfig(Block):
     rules_file: Path | None = None
     partitions: int = Field(4, ge=1)
     web_port: int = Field(6066, ge=1, le=65535)
+    data_dir: Path = Path(".toka/worker")
+    # How long the group waits for a silent worker before giving its partitions away.
+    session_timeout_seconds: float = Field(30.0, ge=3)

@@ -1,0 +1,44 @@
+"""``toka worker``: one Faust worker; run more of them (same app_id) to scale out."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.cli.common import config_from_args
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="run a stream-processor worker (Faust)")
+    p.add_argument("--loglevel", default="warning", help="debug, info, warning, error")
+    p.add_argument("--web-port", type=int, default=None, help="worker web port (default config)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from pipeline.app import create_app
+
+    cfg = config_from_args(args)
+    _create_topics(cfg)
+    overrides = {"web_port": args.web_port} if args.web_port else {}
+    app = create_app(cfg, **overrides)
+    # Worker installs its own SIGINT/SIGTERM handlers and stops the app cleanly.
+    Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def _create_topics(cfg) -> None:  # type: ignore[no-untyped-def]
+    """Create missing topics with the configured partitions; a cluster that forbids it
+    (ACLs, pre-created topics) only gets a warning."""
+    import asyncio
+    import logging
+
+    from pipeline.topics import ensure_topics
+
+    try:
+        asyncio.run(ensure_topics(cfg))
+    except Exception as exc:  # noqa: BLE001 - the worker can run on pre-created topics
+        logging.getLogger(__name__).warning("could not create topics: %s", exc)

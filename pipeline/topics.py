@@ -1,0 +1,35 @@
+"""Create the pipeline's topics with the configured partition count.
+
+Creating them up front matters: a producer that writes first would otherwise get a topic
+auto-created with the broker's default partition count, and Faust tables must have as many
+partitions as the topic feeding them.
+"""
+
+from __future__ import annotations
+
+from schemas.config import TokaConfig
+
+__all__ = ["TOPIC_KINDS", "ensure_topics"]
+
+TOPIC_KINDS = (
+    "metrics", "spans", "benchmarks", "aggregates", "alerts",
+    "regressions", "anomalies", "capacity", "deadletter",
+)  # fmt: skip
+
+
+async def ensure_topics(cfg: TokaConfig, replication_factor: int = 1) -> list[str]:
+    """Create every missing topic; returns the names it created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(**cfg.kafka.client_options())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [cfg.kafka.topic(k) for k in TOPIC_KINDS if cfg.kafka.topic(k) not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(t, cfg.pipeline.partitions, replication_factor) for t in missing]
+            )
+        return missing
+    finally:
+        await admin.close()
