@@ -8,6 +8,13 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 
+from schemas.analytics import (
+    Anomaly,
+    BaselineCommand,
+    BenchmarkResult,
+    CapacityForecast,
+    Regression,
+)
 from schemas.errors import DecodeError
 from schemas.records import Alert, DeadLetter, MetricBatch, SpanBatch, WindowAggregate
 
@@ -36,6 +43,9 @@ def schema_name(record_type: type[msgspec.Struct]) -> str:
 
 
 for _t in (MetricBatch, SpanBatch, WindowAggregate, Alert, DeadLetter):
+    register(_t)
+
+for _t in (Regression, Anomaly, CapacityForecast, BenchmarkResult, BaselineCommand):
     register(_t)
 
 

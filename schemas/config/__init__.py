@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.config.agent import AgentConfig
+from schemas.config.analytics import AnalyticsConfig
 from schemas.config.kafka import BrokerConfig, KafkaConfig
 from schemas.config.pipeline import PipelineConfig
 from schemas.config.seed import DashboardConfig, MonitoringConfig, PerformanceConfig
@@ -39,6 +40,7 @@ class TokaConfig(BaseSettings):
     performance: PerformanceConfig = PerformanceConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
 
     @classmethod
     def settings_customise_sources(
