@@ -36,7 +36,11 @@ class _Record(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fi
 
 
 class Sample(_Record):
-    """One value of one series. Histograms carry cumulative ``buckets`` [[le, count], ...]."""
+    """One value of one series.
+
+    Histograms carry cumulative ``buckets`` [[le, count], ...] with finite upper bounds;
+    the +Inf bucket is implied (JSON has no infinity): its count is ``value``, the total.
+    """
 
     name: str
     value: float

@@ -1,0 +1,94 @@
+"""Configuration: defaults, the shipped file, environment overrides, and clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from schemas.config import DEFAULT_CONFIG_FILE, TokaConfig, load_config
+from schemas.errors import ConfigError
+
+
+def test_no_file_gives_the_documented_defaults() -> None:
+    cfg = load_config()
+    t = cfg.monitoring.thresholds
+    assert (t.cpu_warning_percent, t.cpu_critical_percent) == (70, 85)
+    assert (t.memory_warning_percent, t.memory_critical_percent) == (75, 90)
+    assert cfg.kafka.topic("alerts") == "toka.alerts"
+    assert cfg.pipeline.window_seconds == [10.0]
+
+
+def test_shipped_file_matches_the_defaults() -> None:
+    shipped = load_config(DEFAULT_CONFIG_FILE).model_dump(exclude={"agent": {"host"}})
+    assert shipped == TokaConfig().model_dump(exclude={"agent": {"host"}})
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("monitoring:\n  interval_seconds: 3\n  thresholds:\n    cpu_critical_percent: 80\n")
+    monkeypatch.setenv("TOKA_MONITORING__THRESHOLDS__CPU_CRITICAL_PERCENT", "95")
+    monkeypatch.setenv("TOKA_KAFKA__BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    cfg = load_config(f)
+    assert cfg.monitoring.interval_seconds == 3
+    assert cfg.monitoring.thresholds.cpu_critical_percent == 95
+    assert cfg.kafka.bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "words"),
+    [
+        ("kafka:\n  bootstrap_server: x\n", "kafka.bootstrap_server", "unknown key"),
+        ("monitoring:\n  thresholds:\n    cpu_warning_percent: abc\n",
+         "monitoring.thresholds.cpu_warning_percent", "valid number"),
+        ("monitoring:\n  thresholds:\n    memory_critical_percent: 150\n",
+         "monitoring.thresholds.memory_critical_percent", "less than or equal to 100"),
+        ("monitoring:\n  thresholds:\n    cpu_warning_percent: 90\n",
+         "monitoring.thresholds", "cpu_warning_percent must be below cpu_critical_percent"),
+        ("pipeline:\n  window_seconds: [10, -1]\n", "pipeline.window_seconds.1", "greater than 0"),
+        ("performance:\n  tracing_sample_rate: 2\n", "performance.tracing_sample_rate", "1"),
+        ("kafka:\n  security:\n    protocol: SASL_SSL\n", "kafka.security", "sasl_mechanism"),
+        ("dashboard:\n  theme: neon\n", "dashboard.theme", "'dark' or 'light'"),
+        ("- just\n- a list\n", "(root)", "mapping"),
+        ("kafka: [unclosed\n", "(file)", "not valid YAML"),
+    ],
+)  # fmt: skip
+def test_bad_files_name_the_key_and_what_was_expected(
+    tmp_path: Path, text: str, path: str, words: str
+) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    errors = dict(info.value.errors)
+    assert path in errors, errors
+    assert words in errors[path]
+
+
+def test_secrets_are_masked_when_printed() -> None:
+    cfg = TokaConfig(kafka={"security": {
+        "protocol": "SASL_SSL", "sasl_mechanism": "PLAIN",
+        "sasl_username": "u", "sasl_password": "hunter2"}})  # fmt: skip
+    assert "hunter2" not in repr(cfg)
+    assert cfg.kafka.client_options()["sasl_plain_password"] == "hunter2"
+
+
+def _toka(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", *args], capture_output=True, text=True
+    )
+
+
+def test_config_check_command(tmp_path: Path) -> None:
+    ok = _toka("config", "check", str(DEFAULT_CONFIG_FILE))
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent:\n  interval_seconds: -5\n  colour: blue\n")
+    res = _toka("config", "check", str(bad))
+    assert res.returncode == 1
+    assert "agent.interval_seconds: Input should be greater than 0 (got -5)" in res.stderr
+    assert "agent.colour: unknown key" in res.stderr
+    missing = _toka("config", "check", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
