@@ -1,0 +1,143 @@
+"""The worker on the real broker: metrics -> windows -> alerts, bad records -> dead letter.
+
+One real `toka worker` process for the module; each test uses its own host name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.topics import ensure_topics
+from schemas import Alert, DeadLetter, MetricBatch, Sample, WindowAggregate, decode, encode, new_id
+from schemas.config import TokaConfig
+from tests.support.kafka import collect, publish, stop_process, toka_process
+
+WINDOW = 2.0
+
+
+@pytest.fixture(scope="module")
+def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokaConfig]:
+    prefix = f"w{new_id()[:6]}."
+    env = {
+        "TOKA_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap,
+        "TOKA_KAFKA__TOPIC_PREFIX": prefix,
+        "TOKA_PIPELINE__APP_ID": f"toka-test-{prefix}",
+        "TOKA_PIPELINE__WINDOW_SECONDS": f"[{WINDOW}]",
+        "TOKA_PIPELINE__GRACE_SECONDS": "1",
+        "TOKA_PIPELINE__IDLE_CLOSE_SECONDS": "3",
+        "TOKA_PIPELINE__WEB_PORT": str(free_port()),
+        "TOKA_PIPELINE__SESSION_TIMEOUT_SECONDS": "6",
+    }
+    tmp = tmp_path_factory.mktemp("worker")
+    env["TOKA_PIPELINE__DATA_DIR"] = str(tmp / "data")
+    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
+                     pipeline={"partitions": 4})  # fmt: skip
+    asyncio.run(ensure_topics(cfg))
+    proc = toka_process(["worker", "--loglevel", "info"], env, tmp / "worker.log")
+    try:
+        yield cfg
+    finally:
+        code = stop_process(proc)
+        log = (tmp / "worker.log").read_text(errors="replace")
+        assert code == 0, f"worker exited with {code}:\n{log[-3000:]}"
+        assert "Traceback" not in log, log[-3000:]
+
+
+def batch(host: str, ts: float, cpu: float, mem: float = 20.0) -> MetricBatch:
+    return MetricBatch(
+        id=new_id(), host=host, source="system", ts=ts,
+        samples=[Sample(name="system_cpu_percent", value=cpu),
+                 Sample(name="system_memory_percent", value=mem),
+                 Sample(name="system_cpu_core_percent", value=cpu, labels={"core": "0"})],
+    )  # fmt: skip
+
+
+def _window_start(now: float) -> float:
+    return (now // WINDOW) * WINDOW
+
+
+async def test_high_cpu_fires_critical_then_low_cpu_resolves(worker: TokaConfig) -> None:
+    host = f"h-{new_id()[:6]}"
+    bs, t = worker.kafka.bootstrap_servers, _window_start(time.time())
+    key = host.encode()
+    await publish(bs, worker.kafka.topic("metrics"), [
+        (key, encode(batch(host, t + 0.1, cpu=95))),
+        (key, encode(batch(host, t + 0.5, cpu=96))),
+    ])  # fmt: skip
+
+    def mine(alerts: list[Alert]) -> list[Alert]:
+        return [a for a in alerts if a.labels.get("host") == host]
+
+    def decode_alert(b: bytes) -> Alert:
+        return decode(b, Alert)
+
+    alerts_topic = worker.kafka.topic("alerts")
+    got = await collect(bs, alerts_topic, lambda a: any(x.status == "firing" for x in mine(a)),
+                        timeout=60, decode=decode_alert)  # fmt: skip
+    firing = [a for a in mine(got) if a.status == "firing"]
+    assert len(firing) == 1
+    alert = firing[0]
+    assert alert.labels["severity"] == "critical"
+    assert alert.labels["alertname"]
+    assert alert.endsAt == "0001-01-01T00:00:00Z"
+    assert alert.value == pytest.approx(95.5)
+    assert alert.threshold == 85
+
+    later = t + 3 * WINDOW
+    await publish(bs, worker.kafka.topic("metrics"), [(key, encode(batch(host, later, cpu=10)))])
+    got = await collect(bs, alerts_topic, lambda a: any(x.status == "resolved" for x in mine(a)),
+                        timeout=60, decode=decode_alert)  # fmt: skip
+    resolved = [a for a in mine(got) if a.status == "resolved"]
+    assert len(resolved) == 1
+    assert resolved[0].fingerprint == alert.fingerprint
+    assert resolved[0].endsAt != "0001-01-01T00:00:00Z"
+    assert len([a for a in mine(got) if a.status == "firing"]) == 1  # fired once, not again
+
+
+async def test_malformed_record_goes_to_dead_letter_and_neighbours_are_aggregated(
+    worker: TokaConfig,
+) -> None:
+    host = f"h-{new_id()[:6]}"
+    bs, t = worker.kafka.bootstrap_servers, _window_start(time.time())
+    key = host.encode()
+    bad = b'{"schema": "toka.metric_batch.v1", "id": "x", "host": 5}'
+    await publish(bs, worker.kafka.topic("metrics"), [
+        (key, encode(batch(host, t + 0.1, cpu=10))),
+        (key, b"\x00not json at all"),
+        (key, bad),
+        (key, encode(batch(host, t + 0.2, cpu=30))),
+    ])  # fmt: skip
+
+    dead = await collect(
+        bs, worker.kafka.topic("deadletter"),
+        lambda d: sum(1 for x in d if x.key_b64 and host in _b64(x.key_b64)) >= 2,
+        timeout=60, decode=lambda b: decode(b, DeadLetter),
+    )  # fmt: skip
+    mine = [d for d in dead if d.key_b64 and host in _b64(d.key_b64)]
+    assert {d.reason for d in mine} == {"not_json", "wrong_type"}
+    assert {_b64(d.original_b64) for d in mine} == {"\x00not json at all", bad.decode()}
+    assert all(d.source_topic == worker.kafka.topic("metrics") for d in mine)
+
+    def cpu_total(aggs: list[WindowAggregate]) -> list[WindowAggregate]:
+        return [a for a in aggs if a.host == host and a.name == "system_cpu_percent"]
+
+    aggs = await collect(bs, worker.kafka.topic("aggregates"), lambda a: bool(cpu_total(a)),
+                         timeout=60, decode=lambda b: decode(b, WindowAggregate))  # fmt: skip
+    (agg,) = cpu_total(aggs)
+    assert (agg.count, agg.min, agg.max, agg.mean, agg.last) == (2, 10, 30, 20, 30)
+    assert agg.window_start == t and agg.window_end == t + WINDOW
+    assert orjson.loads(encode(agg))["schema"] == "toka.window_aggregate.v1"
+
+
+def _b64(s: str) -> str:
+    import base64
+
+    return base64.b64decode(s).decode(errors="replace")
+
+
