@@ -105,6 +105,11 @@ class WindowAggregate(_Record, tag_field="schema", tag="toka.window_aggregate.v1
     p90: float | None = None
     p95: float | None = None
     p99: float | None = None
+    #: Histograms: bucket-wise increase over the window, cumulative [[le, count]] with
+    #: finite bounds (the +Inf bucket is ``observations``), and the observations' sum.
+    buckets: list[tuple[float, float]] | None = None
+    observations: float | None = None
+    observations_sum: float | None = None
 
 
 class Alert(_Record, tag_field="schema", tag="toka.alert.v1"):

@@ -1,0 +1,219 @@
+"""Per-pane accumulators and their merge into one window's statistics.
+
+A pane holds count/sum/min/max/last and, depending on the series type, the raw values for
+the quantile sketch (gauges), or the (ts, value) points for rates (counters), or the
+cumulative bucket points (histograms). Raw values are buffered and turned into a sketch in
+bulk, so a sample costs a few attribute updates; memory per pane stays bounded because a
+full buffer is folded into the pane's sketch and extra points are thinned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline.windows.sketch import DDSketch
+
+__all__ = ["Pane", "Point", "window_stats", "window_id"]
+
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+#: Buffered raw values per pane before they are folded into the pane's sketch.
+_BUFFER = 512
+#: Counter/histogram points kept per pane; beyond it, interior points are thinned (the
+#: increase is kept exact: see Pane.add_point).
+_MAX_POINTS = 64
+
+#: (ts, value) for counters, (ts, value, buckets, hist_sum) for histograms.
+Point = tuple[Any, ...]
+
+
+class Pane:
+    __slots__ = ("count", "sum", "min", "max", "last_ts", "last", "vals", "sketch", "points",
+                 "carried")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+        self.last_ts = float("-inf")
+        self.last = 0.0
+        self.vals: list[float] = []
+        self.sketch: DDSketch | None = None
+        self.points: list[Point] = []
+        # Increase already folded out of thinned points (counters only).
+        self.carried = 0.0
+
+    def flush(self, alpha: float) -> None:
+        if self.sketch is None:
+            self.sketch = DDSketch(alpha)
+        self.sketch.add_many(self.vals)
+        self.vals = []
+
+    def thin(self) -> None:
+        """Keep the first and last point only; a counter's increase across the dropped
+        points (resets included) is kept exact in ``carried``."""
+        pts = sorted(self.points, key=lambda p: p[0])
+        if len(pts[0]) == 2:
+            chain = sum(_delta(a[1], b[1]) for a, b in zip(pts, pts[1:], strict=False))
+            self.carried += chain - _delta(pts[0][1], pts[-1][1])
+        self.points = [pts[0], pts[-1]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "c": self.count, "s": self.sum, "mn": self.min, "mx": self.max,
+            "lt": self.last_ts, "l": self.last, "v": self.vals,
+            "sk": self.sketch.to_dict() if self.sketch is not None else None,
+            "pt": [list(p) for p in self.points], "ca": self.carried,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Pane:
+        p = cls()
+        p.count, p.sum, p.min, p.max = d["c"], d["s"], d["mn"], d["mx"]
+        p.last_ts, p.last, p.vals = d["lt"], d["l"], list(d["v"])
+        p.sketch = DDSketch.from_dict(d["sk"]) if d["sk"] is not None else None
+        p.points = [_point(x) for x in d["pt"]]
+        p.carried = d["ca"]
+        return p
+
+
+def _point(x: list[Any]) -> Point:
+    if len(x) == 2:
+        return (x[0], x[1])
+    return (x[0], x[1], [tuple(b) for b in x[2]] if x[2] is not None else None, x[3])
+
+
+def _delta(prev: float, cur: float) -> float:
+    # A counter that went down was reset to zero in between: its whole value is new.
+    return cur - prev if cur >= prev else cur
+
+
+BUFFER_LIMIT = _BUFFER
+POINTS_LIMIT = _MAX_POINTS
+
+
+def window_id(series: str, start: float, end: float) -> str:
+    """Deterministic record id: a window re-emitted after a replay dedupes downstream."""
+    return hashlib.blake2b(f"{series}|{start!r}|{end!r}".encode(), digest_size=16).hexdigest()
+
+
+def window_stats(
+    panes: Sequence[Pane], kind: str, ref: Point | None, alpha: float
+) -> dict[str, Any]:
+    """count/sum/min/max/mean/last plus rate, buckets or percentiles for one window.
+
+    ``ref`` is the series' last point before the window (counters and histograms), so a
+    window holding a single sample still has a rate.
+    """
+    count = sum(p.count for p in panes)
+    total = sum(p.sum for p in panes)
+    last_pane = max(panes, key=lambda p: p.last_ts)
+    out: dict[str, Any] = {
+        "count": count,
+        "sum": total,
+        "min": min(p.min for p in panes),
+        "max": max(p.max for p in panes),
+        "mean": total / count,
+        "last": last_pane.last,
+        "type": kind,
+    }
+    if kind == "gauge":
+        out.update(_percentiles(panes, alpha))
+    elif kind == "counter":
+        out["rate"] = _counter_rate(panes, ref)
+    elif kind == "histogram":
+        out.update(_histogram(panes, ref))
+    return out
+
+
+def _percentiles(panes: Sequence[Pane], alpha: float) -> dict[str, float | None]:
+    if len(panes) == 1 and panes[0].count == 1 and panes[0].vals:
+        v = panes[0].vals[0]  # a single value is its own exact quantile: skip the sketch
+        return dict(zip(("p50", "p90", "p95", "p99"), (v, v, v, v), strict=True))
+    sk = DDSketch(alpha)
+    vals: list[float] = []
+    for p in panes:
+        vals.extend(p.vals)
+        if p.sketch is not None:
+            sk.merge(p.sketch)
+    sk.add_many(vals)
+    return dict(zip(("p50", "p90", "p95", "p99"), sk.quantiles(QUANTILES), strict=True))
+
+
+def _counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:
+    pts = sorted((pt for p in panes for pt in p.points), key=lambda x: x[0])
+    if ref is not None:
+        pts.insert(0, ref)
+    if len(pts) < 2:
+        return None
+    inc = sum(p.carried for p in panes)
+    prev = pts[0][1]
+    for pt in pts[1:]:
+        inc += _delta(prev, pt[1])
+        prev = pt[1]
+    elapsed = pts[-1][0] - pts[0][0]
+    return inc / elapsed if elapsed > 0 else None
+
+
+def _histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
+    """Bucket-wise increase over the window (reset-aware) and quantiles from the buckets.
+
+    Points are (ts, total count, finite cumulative buckets, sum): the +Inf bucket is the
+    total (schemas.records.Sample). Without a point before the window, the first point's
+    cumulative values are only a baseline, unless it is the only point we will ever have.
+    """
+    pts = sorted((pt for p in panes for pt in p.points), key=lambda x: x[0])
+    if ref is not None:
+        pts.insert(0, ref)
+    if not pts:
+        return {}
+    buckets: dict[float, float] = {}
+    count_inc = sum_inc = 0.0
+    prev: Point | None = pts[0] if len(pts) > 1 else None
+    for pt in pts[1:] if prev is not None else pts:
+        cur_b = dict(pt[2] or ())
+        prev_b = dict(prev[2] or ()) if prev is not None else {}
+        reset = (
+            prev is None
+            or pt[1] < prev[1]
+            or cur_b.keys() != prev_b.keys()
+            or any(cur_b[le] < c for le, c in prev_b.items())
+        )
+        for le, c in cur_b.items():
+            buckets[le] = buckets.get(le, 0.0) + (c if reset else c - prev_b[le])
+        count_inc += pt[1] if reset else pt[1] - prev[1]  # type: ignore[index]
+        cur_sum = pt[3] or 0.0
+        sum_inc += cur_sum if reset else cur_sum - (prev[3] or 0.0)  # type: ignore[index]
+        prev = pt
+    elapsed = pts[-1][0] - pts[0][0]
+    bl = sorted(buckets.items())
+    out: dict[str, Any] = {
+        "buckets": bl,
+        "rate": count_inc / elapsed if elapsed > 0 else None,
+        "observations": count_inc,
+        "observations_sum": sum_inc,
+    }
+    out.update(zip(("p50", "p90", "p95", "p99"), _bucket_quantiles(bl, count_inc), strict=True))
+    return out
+
+
+def _bucket_quantiles(buckets: list[tuple[float, float]], total: float) -> list[float | None]:
+    """Prometheus' histogram_quantile: linear interpolation inside the bucket; a rank in
+    the implied +Inf bucket reports the highest finite bound, as Prometheus does."""
+    if not buckets or total <= 0:
+        return [None] * len(QUANTILES)
+    out: list[float | None] = []
+    for q in QUANTILES:
+        rank = q * total
+        lo_le, lo_c = 0.0, 0.0
+        for le, c in buckets:
+            if c >= rank:
+                frac = (rank - lo_c) / (c - lo_c) if c > lo_c else 1.0
+                out.append(lo_le + (le - lo_le) * frac)
+                break
+            lo_le, lo_c = le, c
+        else:
+            out.append(buckets[-1][0])
+    return out

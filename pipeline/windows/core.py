@@ -1,0 +1,316 @@
+"""WindowStore: event-time windows over one partition's metric samples (pure: no Faust, no I/O).
+
+Each sample folds into one pane of its series (spec.py); windows are merged from panes when
+they close: by the partition watermark (max event time seen) once ``end + grace`` has
+passed, or when their series has been idle for ``idle_close`` wall-clock seconds, so a host
+that goes quiet still gets its last window out. A sample whose first window has already
+closed is late and handed back for the dead-letter topic; it is in all its windows or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
+from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
+from pipeline.windows.series import Series, series_id
+from pipeline.windows.sketch import DEFAULT_ALPHA
+from pipeline.windows.spec import specs_for
+from schemas.records import MetricBatch, Sample, WindowAggregate
+
+__all__ = ["WindowStore", "series_id"]
+
+_NEVER = -(2**62)  # "before any pane", as an int so pane comparisons stay integer
+
+
+class WindowStore:
+    def __init__(
+        self,
+        sizes: Sequence[float],
+        grace: float = 5.0,
+        idle_close: float = 15.0,
+        hop: float | None = None,
+        *,
+        max_series_per_metric: int = 10_000,
+        max_series_total: int = 200_000,
+        series_ttl: float = 300.0,
+        max_future: float = 600.0,
+        alpha: float = DEFAULT_ALPHA,
+    ) -> None:
+        if grace < 0 or idle_close <= 0 or series_ttl <= 0:
+            raise ValueError("grace must be >= 0, idle_close and series_ttl > 0")
+        self.sizes = [float(s) for s in sizes]
+        self.grace = float(grace)
+        self.idle_close = float(idle_close)
+        self.hop = float(hop) if hop is not None else None
+        self.series_ttl = float(series_ttl)
+        self.max_future = float(max_future)
+        self.alpha = alpha
+        self.width, self.specs = specs_for(self.sizes, self.hop)
+        self._width_ms = round(self.width * 1000)
+        self.caps = CardinalityCaps(max_series_per_metric, max_series_total)
+        self.watermark = float("-inf")
+        # Per spec: every window ending at or before this pane has been emitted.
+        self._emitted = [_NEVER] * len(self.specs)
+        self._hosts: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
+        self._by_sid: dict[str, Series] = {}
+        self._by_pane: dict[int, set[Series]] = {}
+        self._last_scan = float("-inf")
+        self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0}
+
+    # -- settings, so the adapter and snapshot can rebuild an equal store --
+    def settings(self) -> dict[str, Any]:
+        return {
+            "sizes": self.sizes, "grace": self.grace, "idle_close": self.idle_close,
+            "hop": self.hop, "max_series_per_metric": self.caps.per_metric,
+            "max_series_total": self.caps.total, "series_ttl": self.series_ttl,
+            "max_future": self.max_future, "alpha": self.alpha,
+        }  # fmt: skip
+
+    @property
+    def series_count(self) -> int:
+        return len(self._by_sid)
+
+    # -- hot path --
+    def add_batch(self, batch: MetricBatch, now: float) -> list[Sample]:
+        """Fold every sample of one record into its series' open windows.
+
+        Returns the samples later than the grace period (for the dead-letter topic). Late
+        is judged against the watermark before this record, so one record spanning a
+        spool replay does not make its own older samples late.
+        """
+        width = self.width
+        lim = self._late_limit()
+        future = now + self.max_future
+        hmap = self._hosts.get(batch.host)
+        if hmap is None:
+            hmap = self._hosts[batch.host] = {}
+        by_pane = self._by_pane
+        bts = batch.ts
+        wm = self.watermark
+        late: list[Sample] = []
+        nan = fut = 0
+        for s in batch.samples:
+            ts = s.ts
+            if ts is None:
+                ts = bts
+            v = s.value
+            if v != v:  # noqa: PLR0124 (NaN test without a call: hot path) NaN poisons sum
+                nan += 1
+                continue
+            p = int(ts // width)
+            ser = hmap.get((s.name, tuple(s.labels.items())))
+            if ser is None:
+                ser = self._resolve(hmap, batch.host, s)
+            if p < lim or p < ser.closed_until:
+                late.append(s)
+                continue
+            if ts > future:
+                fut += 1
+                continue
+            if ts > wm:  # noqa: PLR1730 (plain compares beat max() calls on the hot path)
+                wm = ts
+            ser.last_seen = now
+            pane = ser.panes.get(p)
+            if pane is None:
+                pane = ser.panes[p] = Pane()
+                members = by_pane.get(p)
+                if members is None:
+                    members = by_pane[p] = set()
+                members.add(ser)
+            pane.count += 1
+            pane.sum += v
+            if v < pane.min:  # noqa: PLR1730
+                pane.min = v
+            if v > pane.max:  # noqa: PLR1730
+                pane.max = v
+            if ts >= pane.last_ts:
+                pane.last_ts = ts
+                pane.last = v
+            kind = ser.kind
+            if kind == "gauge":
+                pane.vals.append(v)
+                if len(pane.vals) >= BUFFER_LIMIT:
+                    pane.flush(self.alpha)
+            else:
+                pane.points.append((ts, v) if kind == "counter" else (ts, v, s.buckets, s.sum))
+                if len(pane.points) > POINTS_LIMIT:
+                    pane.thin()
+        self.watermark = wm
+        st = self.stats
+        st["samples"] += len(batch.samples)
+        st["late"] += len(late)
+        st["nan"] += nan
+        st["future"] += fut
+        return late
+
+    def _late_limit(self) -> int:
+        # Pane p is late once its first window (end (p+1)*width) is past end + grace.
+        if self.watermark == float("-inf"):
+            return _NEVER
+        return int((self.watermark - self.grace) // self.width)
+
+    def _resolve(self, hmap: dict[Any, Series], host: str, s: Sample) -> Series:
+        """Find or create the series of a sample whose label order is new to the cache."""
+        sid = series_id(host, s.name, s.labels)
+        ser = self._by_sid.get(sid)
+        if ser is None:
+            adm = self.caps.admit(s.name)
+            if adm.admitted:
+                ser = self._create(sid, host, s.name, tuple(sorted(s.labels.items())), s.type)
+            else:
+                self.stats["cut"] += 1
+                # Not cached under the sample's key: unbounded label sets must not grow state.
+                return self._overflow(adm.host, adm.name, adm.labels)
+        key = (s.name, tuple(s.labels.items()))
+        hmap[key] = ser
+        ser.keys.append(key)
+        return ser
+
+    def _overflow(self, host: str, name: str, labels: tuple[tuple[str, str], ...]) -> Series:
+        sid = series_id(host, name, dict(labels))
+        ser = self._by_sid.get(sid)
+        if ser is not None:
+            return ser
+        if self.caps.series >= self.caps.total and name != GLOBAL_OVERFLOW:
+            return self._overflow("", GLOBAL_OVERFLOW, ((OVERFLOW_LABEL, "total"),))
+        self.caps.admit_overflow()
+        ser = self._create(sid, host, name, labels, "gauge", overflow=True)
+        return ser
+
+    def _create(
+        self, sid: str, host: str, name: str, labels: tuple[tuple[str, str], ...], kind: str,
+        *, overflow: bool = False,
+    ) -> Series:  # fmt: skip
+        ser = Series(
+            sid, host, name, labels, kind if kind in _KINDS else "gauge", overflow=overflow
+        )
+        self._by_sid[sid] = ser  # overflow series are found by sid only, never cached by key
+        return ser
+
+    # -- closing --
+    def close_due(self, now: float) -> list[WindowAggregate]:
+        """Windows whose end + grace <= the watermark, plus all windows of series idle for
+        ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``."""
+        out: list[WindowAggregate] = []
+        if self.watermark != float("-inf"):
+            lim = int((self.watermark - self.grace) // self.width)  # closable window ends
+            out.extend(self._close_until(lim))
+        if now - self._last_scan >= min(1.0, self.idle_close / 4):
+            self._last_scan = now
+            out.extend(self._close_idle(now))
+        out.sort(key=lambda a: (a.window_end, a.window_start))
+        return out
+
+    def _close_until(self, lim: int) -> list[WindowAggregate]:
+        out: list[WindowAggregate] = []
+        present = sorted(p for p in self._by_pane if p < lim)
+        if not present:
+            return out
+        for i, spec in enumerate(self.specs):
+            done = self._emitted[i]
+            starts: dict[int, set[Series]] = {}
+            for p in present:
+                members = self._by_pane[p]
+                for st in spec.starts_containing(p):
+                    if done < st + spec.size <= lim:
+                        starts.setdefault(st, set()).update(members)
+            for st in sorted(starts):
+                for ser in starts[st]:
+                    agg = ser.aggregate(st, st + spec.size, self._width_ms, self.alpha)
+                    if agg is not None:
+                        out.append(agg)
+            if lim > done:
+                self._emitted[i] = lim
+        for p in present:
+            if all(s.last_end_containing(p) <= lim for s in self.specs):
+                for ser in self._by_pane.pop(p):
+                    ser.drop_pane(p)
+        return out
+
+    def _close_idle(self, now: float) -> list[WindowAggregate]:
+        out: list[WindowAggregate] = []
+        expired: list[Series] = []
+        for ser in self._by_sid.values():
+            idle = now - ser.last_seen
+            if ser.panes and idle >= self.idle_close:
+                out.extend(self._flush_series(ser))
+            elif not ser.panes and idle >= self.series_ttl:
+                expired.append(ser)
+        for ser in expired:
+            self._expire(ser)
+        return out
+
+    def _flush_series(self, ser: Series) -> list[WindowAggregate]:
+        """Emit every open window of one series now, and refuse later samples for them."""
+        out: list[WindowAggregate] = []
+        panes = sorted(ser.panes)
+        closed_until = ser.closed_until
+        for i, spec in enumerate(self.specs):
+            for st in sorted(spec.windows_over(panes)):
+                if st + spec.size > self._emitted[i]:
+                    agg = ser.aggregate(st, st + spec.size, self._width_ms, self.alpha)
+                    if agg is not None:
+                        out.append(agg)
+                    closed_until = max(closed_until, st + spec.size)
+        for p in panes:
+            members = self._by_pane.get(p)
+            if members is not None:
+                members.discard(ser)
+                if not members:
+                    del self._by_pane[p]
+            ser.drop_pane(p)
+        ser.closed_until = closed_until
+        return out
+
+    def _expire(self, ser: Series) -> None:
+        del self._by_sid[ser.sid]
+        hmap = self._hosts.get(ser.host)
+        if hmap is not None:
+            for key in ser.keys:
+                hmap.pop(key, None)
+            if not hmap:
+                del self._hosts[ser.host]
+        self.caps.release(ser.name, ser.overflow)
+        self.stats["expired"] += 1
+
+    # -- state --
+    def snapshot(self) -> dict[str, Any]:
+        """Plain JSON-able state: settings, watermark, and every series with its panes."""
+        return {
+            "v": 1,
+            "settings": self.settings(),
+            "watermark": self.watermark if self.watermark != float("-inf") else None,
+            "emitted": self._emitted,
+            "series": [ser.to_dict() for ser in self._by_sid.values()],
+            "stats": dict(self.stats),
+        }
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any], **overrides: Any) -> WindowStore:
+        if data.get("v") != 1:
+            raise ValueError(f"unknown WindowStore snapshot version {data.get('v')!r}")
+        store = cls(**{**data["settings"], **overrides})
+        wm = data["watermark"]
+        store.watermark = float("-inf") if wm is None else wm
+        if len(data["emitted"]) == len(store.specs):
+            store._emitted = list(data["emitted"])
+        store.stats.update(data.get("stats", {}))
+        for d in data["series"]:
+            ser = Series.from_dict(d)
+            store._by_sid[ser.sid] = ser
+            if ser.overflow:
+                store.caps.admit_overflow()
+            else:
+                store.caps.by_metric[ser.name] = store.caps.by_metric.get(ser.name, 0) + 1
+                store.caps.series += 1
+                key = (ser.name, ser.labels)
+                store._hosts.setdefault(ser.host, {})[key] = ser
+                ser.keys.append(key)
+            for p in ser.panes:
+                store._by_pane.setdefault(p, set()).add(ser)
+        return store
+
+
+_KINDS = frozenset(("gauge", "counter", "histogram"))

@@ -1,0 +1,119 @@
+"""One series' window state: its panes, and the last counter point before them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.windows.aggregate import Pane, Point, window_id, window_stats
+from schemas.records import WindowAggregate
+
+__all__ = ["Series", "series_id"]
+
+_NEVER = -(2**62)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def series_id(host: str, name: str, labels: Mapping[str, str]) -> str:
+    """Prometheus-like id: ``name{host="h",k="v"}``, host first, other labels sorted.
+
+    A sample's own ``host`` label wins over the batch host (as Prometheus' honor_labels).
+    An empty host (overflow series) is left out.
+    """
+    parts = [f'host="{_escape(host)}"'] if host and "host" not in labels else []
+    parts.extend(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{','.join(parts)}}}"
+
+
+class Series:
+    __slots__ = ("sid", "host", "name", "labels", "kind", "overflow", "panes", "last_seen",
+                 "closed_until", "ref", "keys", "__weakref__")  # fmt: skip
+
+    def __init__(
+        self, sid: str, host: str, name: str, labels: tuple[tuple[str, str], ...],
+        kind: str, *, overflow: bool = False,
+    ) -> None:  # fmt: skip
+        self.sid = sid
+        self.host = host
+        self.name = name
+        self.labels = labels  # sorted (key, value) pairs, without the batch host
+        self.kind = kind
+        self.overflow = overflow
+        self.panes: dict[int, Pane] = {}
+        self.last_seen = 0.0  # wall clock; a series never fed expires at the next scan
+        # Samples for panes before this are late for this series (set by an idle close).
+        self.closed_until = _NEVER
+        # Last counter/histogram point of the panes already dropped: the rate's baseline.
+        self.ref: Point | None = None
+        # Label orders under which the store's cache knows this series (to forget on expiry).
+        self.keys: list[Any] = []
+
+    def drop_pane(self, p: int) -> None:
+        pane = self.panes.pop(p, None)
+        if pane is not None and pane.points:
+            last = max(pane.points, key=lambda x: x[0])
+            if self.ref is None or last[0] >= self.ref[0]:
+                self.ref = last
+
+    def _ref_before(self, start: int, start_ts: float) -> Point | None:
+        earlier = [p for p in self.panes if p < start and self.panes[p].points]
+        if earlier:
+            return max(self.panes[max(earlier)].points, key=lambda x: x[0])
+        if self.ref is not None and self.ref[0] < start_ts:
+            return self.ref
+        return None
+
+    def aggregate(
+        self, start: int, end: int, width_ms: int, alpha: float
+    ) -> WindowAggregate | None:
+        """The window [start, end) in panes, or None when the series has no sample in it."""
+        panes = [self.panes[p] for p in range(start, end) if p in self.panes]
+        if not panes:
+            return None
+        t0 = start * width_ms / 1000
+        t1 = end * width_ms / 1000
+        ref = self._ref_before(start, t0) if self.kind != "gauge" else None
+        stats = window_stats(panes, self.kind, ref, alpha)
+        return WindowAggregate(
+            id=window_id(self.sid, t0, t1),
+            series=self.sid,
+            name=self.name,
+            host=self.host,
+            labels=dict(self.labels),
+            window_start=t0,
+            window_end=t1,
+            **stats,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid, "host": self.host, "name": self.name,
+            "labels": [list(kv) for kv in self.labels], "kind": self.kind,
+            "overflow": self.overflow, "last_seen": self.last_seen,
+            "closed_until": self.closed_until,
+            "ref": _point_out(self.ref) if self.ref is not None else None,
+            "panes": [[p, pane.to_dict()] for p, pane in self.panes.items()],
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Series:
+        labels = tuple((k, v) for k, v in d["labels"])
+        ser = cls(d["sid"], d["host"], d["name"], labels, d["kind"], overflow=d["overflow"])
+        ser.last_seen = d["last_seen"]
+        ser.closed_until = d["closed_until"]
+        ser.ref = _point_in(d["ref"]) if d["ref"] is not None else None
+        ser.panes = {int(p): Pane.from_dict(pd) for p, pd in d["panes"]}
+        return ser
+
+
+def _point_out(pt: Point) -> list[Any]:
+    return [pt[0], pt[1]] if len(pt) == 2 else [pt[0], pt[1], pt[2], pt[3]]
+
+
+def _point_in(x: list[Any]) -> Point:
+    if len(x) == 2:
+        return (x[0], x[1])
+    return (x[0], x[1], [tuple(b) for b in x[2]] if x[2] is not None else None, x[3])
