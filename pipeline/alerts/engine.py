@@ -1,0 +1,310 @@
+"""The rule set: routes window aggregates to rules, runs each instance's state machine and
+turns changes of the notified state into Alert records. Pure: the caller owns the state
+mapping (a Faust table in the worker, a dict in tests) and the clock.
+
+State keys: ``a|<fingerprint>`` per rule instance, ``g|...`` per open alert group. Instances
+with nothing going on are deleted, so the table holds only pending, firing, flapping or
+watched (absence, half-joined ratio) instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.alerts.grouping import digest, expire_groups, group_key
+from pipeline.alerts.machine import advance, effective_rank, new_state, observe
+from pipeline.alerts.model import Grouping, Rule
+from pipeline.alerts.templating import render
+from schemas.records import ZERO_TIME, Alert, WindowAggregate
+
+__all__ = ["RuleSet", "iso"]
+
+_INSTANCE = "a|"
+#: Labels the engine sets itself; a rule file may not set them.
+GROUP_LABEL = "toka_group"
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class RuleSet:
+    """Every rule of one rule file, indexed by the series names they read."""
+
+    def __init__(
+        self, rules: Iterable[Rule], grouping: Grouping | None = None, source: str = "defaults"
+    ) -> None:
+        self.rules = tuple(rules)
+        self.grouping = grouping or Grouping()
+        self.source = source
+        self._by_name: dict[str, dict[str, Rule]] = {r.name: {} for r in self.rules}
+        self._by_metric: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            names = [rule.metric]
+            if rule.ratio is not None:
+                names = [rule.ratio.numerator, rule.ratio.denominator]
+            for name in dict.fromkeys(names):
+                self._by_metric.setdefault(name, []).append(rule)
+        self._rules = {r.name: r for r in self.rules}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def metrics(self) -> frozenset[str]:
+        """The series names any rule reads (the worker may skip every other aggregate)."""
+        return frozenset(self._by_metric)
+
+    # -- data-driven -------------------------------------------------------------------
+
+    def evaluate(
+        self, agg: WindowAggregate, states: MutableMapping[str, Any], now: float
+    ) -> list[Alert]:
+        """Feed one closed window of one series; returns the alert state changes it causes."""
+        out: list[Alert] = []
+        for rule in self._by_metric.get(agg.name, ()):
+            if not all(m.matches(agg.labels) for m in rule.matchers):
+                continue
+            if rule.kind == "threshold":
+                value = getattr(agg, rule.field)
+                if value is not None:
+                    labels = {**agg.labels, "host": agg.host}
+                    out += self._data(
+                        rule, labels, float(value), agg.window_end, now=now, states=states
+                    )
+            elif rule.kind == "ratio":
+                out += self._ratio(rule, agg, now, states)
+            else:
+                out += self._present(rule, agg, now, states)
+        return out
+
+    def _data(
+        self,
+        rule: Rule,
+        labels: dict[str, str],
+        value: float,
+        t: float,
+        *,
+        now: float,
+        states: MutableMapping[str, Any],
+    ) -> list[Alert]:
+        key, st = self._load(rule, labels, states)
+        if st["t"] is not None and t <= st["t"]:
+            return []  # a duplicate after a restart, or out of order: already applied
+        st = observe(rule, st, rule.level_for(value, st["rank"]), t)
+        st.update(t=t, value=value, skew=now - t)
+        return self._commit(rule, key, st, t, now=now, states=states)
+
+    def _ratio(
+        self, rule: Rule, agg: WindowAggregate, now: float, states: MutableMapping[str, Any]
+    ) -> list[Alert]:
+        # The two series arrive as separate aggregates of the same window: keep the first
+        # half in the instance state until the other half of that window arrives.
+        assert rule.ratio is not None
+        base = {**agg.labels, "host": agg.host}
+        on = rule.ratio.on
+        labels = base if on is None else {k: base.get(k, "") for k in (*on, "host")}
+        key, st = self._load(rule, labels, states)
+        raw_value = getattr(agg, rule.field)
+        if raw_value is None:
+            return []
+        part = dict(st.get("ratio") or {})
+        w = agg.window_end
+        if part.get("w") != w:
+            if part.get("w") is not None and part["w"] > w:
+                return []  # a half of an older window: its pair is gone
+            part = {"w": w}
+        part["n" if agg.name == rule.ratio.numerator else "d"] = float(raw_value)
+        if "n" not in part or "d" not in part:
+            states[key] = dict(st, ratio=part)
+            return []
+        st = dict(st, ratio=None)
+        if part["d"] == 0:  # no calls in the window: no ratio, no change
+            return self._commit(rule, key, st, w, now=now, states=states)
+        value = part["n"] / part["d"]
+        if st["t"] is not None and w <= st["t"]:
+            return []
+        st = observe(rule, st, rule.level_for(value, st["rank"]), w)
+        st.update(t=w, value=value, skew=now - w)
+        return self._commit(rule, key, st, w, now=now, states=states)
+
+    def _present(
+        self, rule: Rule, agg: WindowAggregate, now: float, states: MutableMapping[str, Any]
+    ) -> list[Alert]:
+        # Absence rules run on the wall clock: silence is about when we last heard, not
+        # about the event time of what we heard.
+        assert rule.absence is not None
+        base = {**agg.labels, "host": agg.host}
+        by = rule.absence.by
+        labels = base if by is None else {k: base.get(k, "") for k in by}
+        key, st = self._load(rule, labels, states)
+        fresh = st.get("seen") is not None and now - st["seen"] < rule.absence.after / 10
+        if fresh and st["raw"] == 0 and st["rank"] == 0:
+            return []  # heard recently enough: skip a changelog write per aggregate
+        st = observe(rule, st, 0, now)
+        st.update(seen=now, t=now, skew=0.0, value=0.0)
+        return self._commit(rule, key, st, now, now=now, states=states)
+
+    # -- time-driven -------------------------------------------------------------------
+
+    def tick(self, states: MutableMapping[str, Any], now: float) -> list[Alert]:
+        """Transitions due by the clock: absence, ``for`` and ``keep_firing_for`` without new
+        data, escalation, flap settling; forgets expired groups."""
+        out: list[Alert] = []
+        for key, st in list(states.items()):
+            if not key.startswith(_INSTANCE):
+                continue
+            rule = self._rules.get(st["rule"])
+            if rule is None:  # the rule was removed from the file: close what it opened
+                out += self._resolve_orphan(key, st, now, states)
+                continue
+            if rule.kind == "absence":
+                assert rule.absence is not None
+                t = now
+                cur = st
+                if now - st["seen"] >= rule.absence.after and st["raw"] == 0:
+                    cur = observe(rule, st, rule.levels[-1].rank, now)
+                    cur.update(value=now - st["seen"])
+            else:
+                # estimate event time from the wall clock with the lag seen at the last data
+                t = max(st["t"] or 0.0, now - (st.get("skew") or 0.0))
+                cur = st
+            new = advance(rule, cur, t)
+            if new != states[key]:
+                out += self._commit(rule, key, new, t, now=now, states=states)
+        expire_groups(states, now)
+        return out
+
+    # -- state and notifications -------------------------------------------------------
+
+    def _load(
+        self, rule: Rule, labels: dict[str, str], states: MutableMapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        fp = digest(rule.name, sorted(labels.items()))
+        key = _INSTANCE + fp
+        st = states.get(key)
+        if st is None:
+            st = dict(
+                new_state(),
+                rule=rule.name,
+                fp=fp,
+                labels=labels,
+                notified=None,
+                value=0.0,
+                seen=None,
+                skew=0.0,
+            )
+        return key, dict(st)
+
+    def _commit(
+        self,
+        rule: Rule,
+        key: str,
+        st: dict[str, Any],
+        t: float,
+        *,
+        now: float,
+        states: MutableMapping[str, Any],
+    ) -> list[Alert]:
+        alerts, st = self._notify(rule, st, t, now, states)
+        if _idle(rule, st):
+            if key in states:
+                del states[key]
+        elif states.get(key) != st:
+            states[key] = st
+        return alerts
+
+    def _notify(
+        self, rule: Rule, st: dict[str, Any], t: float, now: float, states: MutableMapping[str, Any]
+    ) -> tuple[list[Alert], dict[str, Any]]:
+        eff = effective_rank(rule, st)
+        sent = st["notified"]
+        if st["flapping"] or eff == (sent["rank"] if sent else 0):
+            return [], st  # nothing new, or held until the flapping settles
+        out: list[Alert] = []
+        # Resolve the old severity before firing the new one: a consumer that keeps the
+        # last record per fingerprint (a compacted topic) then ends on the current state.
+        if sent is not None:
+            out.append(_alert(rule, st, sent, "resolved", t))
+        if eff:
+            gk = st.get("group") or group_key(self.grouping, st["labels"], t, now, states)
+            sev = rule.severity_name(eff)
+            level = rule.level(eff) or rule.level(st["rank"]) or rule.levels[-1]
+            labels = {
+                **st["labels"],
+                **rule.labels,
+                "alertname": rule.name,
+                "severity": sev,
+                GROUP_LABEL: gk,
+            }
+            values = {
+                "value": st["value"],
+                "threshold": level.value,
+                "severity": sev,
+                "rule": rule.name,
+            }
+            ann = {k: render(v, labels, values) for k, v in rule.annotations.items()}
+            if st["esc"]:
+                ann["escalated_from"] = rule.severity_name(st["rank"])
+            sent = {
+                "rank": eff,
+                "labels": labels,
+                "annotations": ann,
+                "starts": t,
+                "threshold": level.value,
+            }
+            st = dict(st, notified=sent, group=gk)
+            out.append(_alert(rule, st, sent, "firing", t))
+        else:
+            st = dict(st, notified=None, group=None)
+        return out, st
+
+    def _resolve_orphan(
+        self, key: str, st: Mapping[str, Any], now: float, states: MutableMapping[str, Any]
+    ) -> list[Alert]:
+        del states[key]
+        sent = st.get("notified")
+        if not sent:
+            return []
+        t = max(st.get("t") or 0.0, now - (st.get("skew") or 0.0))
+        return [_alert_raw(st["rule"], st, sent, "resolved", t)]
+
+
+def _idle(rule: Rule, st: Mapping[str, Any]) -> bool:
+    if rule.kind == "absence" or st.get("ratio"):
+        return False  # watching for silence, or holding half a ratio
+    return (
+        st["rank"] == 0
+        and st["raw"] == 0
+        and st["notified"] is None
+        and not st["flapping"]
+        and not st["changes"]
+        and st["up"] is None
+        and st["down"] is None
+    )
+
+
+def _alert(
+    rule: Rule, st: Mapping[str, Any], sent: Mapping[str, Any], status: str, t: float
+) -> Alert:
+    return _alert_raw(rule.name, st, sent, status, t)
+
+
+def _alert_raw(
+    rule: str, st: Mapping[str, Any], sent: Mapping[str, Any], status: str, t: float
+) -> Alert:
+    firing = status == "firing"
+    return Alert(
+        id=digest(st["fp"], status, sent["labels"]["severity"], sent["starts"], t),
+        status="firing" if firing else "resolved",
+        labels=dict(sent["labels"]),
+        annotations=dict(sent["annotations"]),
+        startsAt=iso(sent["starts"]),
+        endsAt=ZERO_TIME if firing else iso(t),
+        fingerprint=st["fp"],
+        rule=rule,
+        value=float(st["value"]),
+        threshold=float(sent["threshold"]),
+    )
