@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "worker_cmd",
     "alerts_cmd",
     "up_cmd",
+    "agent_cmd",
 ]
 
 

@@ -1,26 +1,140 @@
-"""The host agent's settings."""
+"""The host agent's settings: sources, publisher, spool, redaction, limits, self-observability."""
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, HttpUrl, model_validator
 
 from schemas.config.base import Block
 
-__all__ = ["AgentConfig"]
+__all__ = [
+    "AgentConfig",
+    "AgentHttpConfig",
+    "AgentLimits",
+    "AgentSources",
+    "OtlpReceiverConfig",
+    "PrometheusSourceConfig",
+    "PrometheusTarget",
+    "PublisherConfig",
+    "RedactionConfig",
+    "RedactionRule",
+    "SystemSourceConfig",
+]
+
+_PSEUDO_FS = [
+    "tmpfs", "devtmpfs", "overlay", "squashfs", "proc", "sysfs", "cgroup", "cgroup2",
+    "devpts", "mqueue", "nsfs", "fuse.lxcfs", "autofs", "tracefs", "debugfs", "ramfs",
+]  # fmt: skip
+
+
+def _default_spool_dir() -> Path:
+    # XDG state dir for a user, /var/lib/toka for root (the systemd unit runs as a service user
+    # with StateDirectory=toka, which sets STATE_DIRECTORY).
+    if state := os.environ.get("STATE_DIRECTORY"):
+        return Path(state) / "spool"
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "toka" / "spool"
 
 
 class SystemSourceConfig(Block):
     enabled: bool = True
     interval_seconds: float = Field(10.0, gt=0)
+    per_core: bool = True
+    top_processes: int = Field(5, ge=0, description="top N by CPU and by memory; 0 turns off")
+    cmdline_max_chars: int = Field(120, ge=0)
+    exclude_fstypes: list[str] = Field(default_factory=lambda: list(_PSEUDO_FS))
+
+
+class PrometheusTarget(Block):
+    url: HttpUrl
+    job: str | None = None
+    labels: dict[str, str] = {}
+
+
+class PrometheusSourceConfig(Block):
+    enabled: bool = False
+    interval_seconds: float = Field(15.0, gt=0)
+    timeout_seconds: float = Field(5.0, gt=0)
+    targets: list[PrometheusTarget] = []
+
+
+class OtlpReceiverConfig(Block):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(4318, ge=0, le=65535)
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    batch_max_spans: int = Field(512, gt=0, description="spans per SpanBatch record")
+    batch_max_age_seconds: float = Field(1.0, gt=0)
 
 
 class AgentSources(Block):
     system: SystemSourceConfig = SystemSourceConfig()
+    prometheus: PrometheusSourceConfig = PrometheusSourceConfig()
+    otlp: OtlpReceiverConfig = OtlpReceiverConfig()
+
+
+class PublisherConfig(Block):
+    queue_size: int = Field(1000, gt=0, description="records held in memory before the spool")
+    compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "zstd"
+    request_timeout_seconds: float = Field(10.0, gt=0)
+    retry_backoff_seconds: float = Field(0.5, gt=0)
+    max_backoff_seconds: float = Field(5.0, gt=0)
+    linger_ms: int = Field(5, ge=0)
+    max_record_bytes: int = Field(1024 * 1024, gt=0)
+    shutdown_timeout_seconds: float = Field(10.0, ge=0)
+    spool_enabled: bool = True
+    spool_dir: Path = Field(default_factory=_default_spool_dir)
+    spool_max_bytes: int = Field(256 * 1024 * 1024, gt=0)
+    spool_segment_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    drop_policy: Literal["oldest", "newest"] = "oldest"
+    fsync: bool = False
+
+
+class RedactionRule(Block):
+    """Match a label / span-attribute key or value by regex, then drop, hash or mask it."""
+
+    key: str | None = None
+    value: str | None = None
+    action: Literal["drop", "hash", "mask"] = "mask"
+
+    @model_validator(mode="after")
+    def _has_pattern(self) -> RedactionRule:
+        if not (self.key or self.value):
+            raise ValueError("a redaction rule needs a key or a value pattern")
+        return self
+
+
+class RedactionConfig(Block):
+    enabled: bool = True
+    default_rules: bool = True
+    rules: list[RedactionRule] = []
+    hash_salt: str = ""
+
+
+class AgentLimits(Block):
+    max_samples_per_collection: int = Field(20_000, gt=0)
+    max_series_per_collection: int = Field(20_000, gt=0)
+    max_spans_per_second: float = Field(100_000, gt=0)
+
+
+class AgentHttpConfig(Block):
+    """The agent's own /metrics and /healthz."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9465, ge=0, le=65535)
 
 
 class AgentConfig(Block):
     host: str = Field(default_factory=socket.gethostname, min_length=1)
     interval_seconds: float = Field(10.0, gt=0)
+    env: str = "default"
     sources: AgentSources = AgentSources()
+    publisher: PublisherConfig = PublisherConfig()
+    redaction: RedactionConfig = RedactionConfig()
+    limits: AgentLimits = AgentLimits()
+    http: AgentHttpConfig = AgentHttpConfig()

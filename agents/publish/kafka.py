@@ -1,0 +1,104 @@
+"""The Kafka edge: an aiokafka producer that can be (re)started after an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from agents.errors import KafkaUnavailableError
+
+if TYPE_CHECKING:
+    from agents.publish.publisher import OutRecord
+
+__all__ = ["KafkaSink", "producer_options"]
+
+log = logging.getLogger("toka.agent.kafka")
+
+
+def producer_options(
+    client_options: dict[str, Any],
+    *,
+    compression: str = "zstd",
+    request_timeout_s: float = 10.0,
+    linger_ms: int = 5,
+    max_record_bytes: int = 1024 * 1024,
+    retry_backoff_s: float = 0.5,
+) -> dict[str, Any]:
+    """aiokafka producer kwargs: acks=all, compression, bounded waits.
+
+    Idempotence stays off: the embedded broker has no InitProducerId, and consumers
+    deduplicate on the record id anyway (at-least-once).
+    """
+    return {
+        **client_options,
+        "acks": "all",
+        "enable_idempotence": False,
+        "compression_type": None if compression == "none" else compression,
+        "request_timeout_ms": int(request_timeout_s * 1000),
+        "linger_ms": linger_ms,
+        "max_request_size": max_record_bytes + 64 * 1024,
+        "retry_backoff_ms": int(retry_backoff_s * 1000),
+        "client_id": "toka-agent",
+    }
+
+
+class KafkaSink:
+    """Sends records in order, all or raise. A failure discards the producer so the next
+    attempt starts from a fresh connection (a restarted broker may have lost its topics)."""
+
+    def __init__(self, options: dict[str, Any], timeout_s: float = 10.0) -> None:
+        self._options = options
+        self._timeout = timeout_s
+        self._producer: Any = None
+
+    async def _ensure(self) -> Any:
+        if self._producer is None:
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(**self._options)
+            try:
+                await asyncio.wait_for(producer.start(), self._timeout)
+            except Exception as exc:
+                await _quiet_stop(producer)
+                where = self._options.get("bootstrap_servers")
+                raise KafkaUnavailableError(f"cannot connect to Kafka at {where}: {exc!r}") from exc
+            self._producer = producer
+        return self._producer
+
+    async def send(self, records: Sequence[OutRecord]) -> int:
+        """Send ``records``; return how many were acked, in order, before any failure."""
+        producer = await self._ensure()
+        futures = []
+        acked = 0
+        try:
+            for r in records:
+                futures.append(await producer.send(r.topic, r.value, key=r.key))
+            for fut in futures:
+                await asyncio.wait_for(fut, self._timeout)
+                acked += 1
+        except Exception as exc:
+            await self.reset()
+            for fut in futures:
+                if not fut.done():
+                    fut.cancel()
+                elif not fut.cancelled():
+                    fut.exception()  # consumed: no "exception never retrieved" noise
+            raise KafkaUnavailableError(f"send failed: {exc!r}", acked=acked) from exc
+        return acked
+
+    async def reset(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _quiet_stop(producer)
+
+    async def close(self) -> None:
+        await self.reset()
+
+
+async def _quiet_stop(producer: Any) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), 5)
+    except Exception as exc:  # noqa: BLE001 - stopping a producer whose broker is gone
+        log.debug("producer stop: %r", exc)

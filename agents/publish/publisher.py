@@ -1,0 +1,217 @@
+"""The publisher: a bounded queue in front of Kafka, the disk spool behind it.
+
+``submit`` is the hot path: it never blocks and never raises. One background task sends.
+While the spool holds anything, new records are appended to it too, so replay keeps the
+order records were collected in. Nothing is dropped until the spool is full; every drop is
+counted by reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from agents.errors import KafkaUnavailableError
+from agents.publish.spool import Spool
+from agents.ratelog import RateLimitedLog
+from agents.selfmetrics import AgentMetrics
+
+__all__ = ["OutRecord", "Publisher", "Sink"]
+
+log = logging.getLogger("toka.agent.publisher")
+
+_BATCH = 200  # records per send round trip
+
+
+@dataclass(slots=True, frozen=True)
+class OutRecord:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+class Sink(Protocol):
+    async def send(self, records: list[OutRecord]) -> int: ...
+    async def close(self) -> None: ...
+
+
+class Publisher:
+    def __init__(
+        self,
+        sink: Sink,
+        metrics: AgentMetrics,
+        *,
+        spool: Spool | None = None,
+        queue_size: int = 1000,
+        max_record_bytes: int = 1024 * 1024,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._sink = sink
+        self._m = metrics
+        self._spool = spool
+        self._queue: deque[OutRecord] = deque()
+        self._queue_size = queue_size
+        self._max_bytes = max_record_bytes
+        self._backoff = backoff_s
+        self._max_backoff = max_backoff_s
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._log = RateLimitedLog(log)
+        self._sync_spool_gauges()
+
+    # -- hot path ---------------------------------------------------------------------------
+
+    def submit(self, record: OutRecord) -> None:
+        """Queue one record; spool it when the queue is full or older records wait there."""
+        if len(record.value) > self._max_bytes:
+            self._drop("too_large")
+            return
+        if self._spool or len(self._queue) >= self._queue_size:
+            self._to_spool([record])
+        else:
+            self._queue.append(record)
+            self._m.queue_depth.set(len(self._queue))
+        self._wake.set()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="toka-publisher")
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue) + (len(self._spool) if self._spool is not None else 0)
+
+    async def close(self, timeout: float) -> None:
+        """Flush for up to ``timeout`` seconds, then spool what is left in memory."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._drained(), timeout)
+            except TimeoutError:
+                log.warning("shutdown: %d records not sent within %.1fs", self.pending, timeout)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._queue:
+            left = list(self._queue)
+            self._queue.clear()
+            self._to_spool(left)
+        if self._spool is not None:
+            self._spool.close()
+        await self._sink.close()
+
+    async def _drained(self) -> None:
+        while self._queue or (self._spool and self.alive):
+            await asyncio.sleep(0.02)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self._backoff
+        while True:
+            if not self._queue and not self._spool:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                if self._spool:
+                    await self._send_from_spool()
+                else:
+                    await self._send_from_queue()
+                delay = self._backoff
+                self._m.broker_up.set(1)
+            except KafkaUnavailableError as exc:
+                self._m.broker_up.set(0)
+                self._log.log(logging.WARNING, "send", "Kafka unavailable, spooling: %s", exc)
+                # Everything waiting in memory goes to disk: it survives a restart there.
+                if self._queue:
+                    left = list(self._queue)
+                    self._queue.clear()
+                    self._to_spool(left)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+
+    async def _send_from_queue(self) -> None:
+        batch = [self._queue[i] for i in range(min(_BATCH, len(self._queue)))]
+        t0 = time.perf_counter()
+        try:
+            acked = await self._sink.send(batch)
+        except KafkaUnavailableError as exc:
+            self._account(batch[: exc.acked])
+            raise
+        finally:
+            self._m.send_latency.observe(time.perf_counter() - t0)
+        self._account(batch[:acked])
+
+    def _account(self, sent: list[OutRecord]) -> None:
+        for _ in sent:
+            self._queue.popleft()
+        for r in sent:
+            self._m.sent.labels(r.topic).inc()
+        self._m.queue_depth.set(len(self._queue))
+
+    async def _send_from_spool(self) -> None:
+        assert self._spool is not None
+        rows = self._spool.peek(_BATCH)
+        if not rows:
+            self._sync_spool_gauges()
+            return
+        batch = [OutRecord(t, k, v) for t, k, v in rows]
+        t0 = time.perf_counter()
+        try:
+            acked = await self._sink.send(batch)
+        except KafkaUnavailableError as exc:
+            self._commit_spool(batch[: exc.acked])
+            raise
+        finally:
+            self._m.send_latency.observe(time.perf_counter() - t0)
+        self._commit_spool(batch[:acked])
+
+    def _commit_spool(self, sent: list[OutRecord]) -> None:
+        assert self._spool is not None
+        self._spool.commit(len(sent))
+        for r in sent:
+            self._m.sent.labels(r.topic).inc()
+        self._m.replayed.inc(len(sent))
+        self._sync_spool_gauges()
+
+    # -- spool and drops --------------------------------------------------------------------
+
+    def _to_spool(self, records: list[OutRecord]) -> None:
+        if self._spool is None:
+            for _ in records:
+                self._drop("queue_full")
+            return
+        for r in records:
+            before = self._spool.dropped
+            outcome = self._spool.append(r.topic, r.key, r.value)
+            if outcome == "refused":
+                self._drop("spool_full_newest")
+            else:
+                self._m.spooled.inc()
+            if outcome == "dropped_oldest":
+                self._drop("spool_full_oldest", self._spool.dropped - before)
+        self._sync_spool_gauges()
+        self._m.queue_depth.set(len(self._queue))
+
+    def _drop(self, reason: str, n: int = 1) -> None:
+        self._m.dropped.labels(reason).inc(n)
+        self._log.log(logging.WARNING, f"drop:{reason}", "dropping records: %s", reason)
+
+    def _sync_spool_gauges(self) -> None:
+        if self._spool is not None:
+            self._m.spool_bytes.set(self._spool.bytes)
+            self._m.spool_records.set(self._spool.records)

@@ -1,0 +1,164 @@
+"""Wiring: config -> sources, publisher, HTTP endpoints; one task per source.
+
+A source that fails is counted and retried next interval; a loop that dies anyway shows
+up in /healthz, so the agent never keeps running while silently collecting nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from agents.batch import metric_batch, metric_record
+from agents.publish.kafka import KafkaSink, producer_options
+from agents.publish.publisher import Publisher
+from agents.publish.spool import Spool
+from agents.ratelog import RateLimitedLog
+from agents.selfmetrics import AgentMetrics
+from agents.sources.base import Source, SourceRegistry
+
+if TYPE_CHECKING:
+    from schemas.config import TokaConfig
+
+__all__ = ["AgentRuntime", "build_publisher", "build_sources"]
+
+log = logging.getLogger("toka.agent")
+
+
+def build_sources(cfg: TokaConfig) -> SourceRegistry:
+    reg = SourceRegistry()
+    s = cfg.agent.sources
+    if s.system.enabled:
+        from agents.sources.system import SystemSource
+
+        reg.register(
+            SystemSource(
+                interval=s.system.interval_seconds,
+                per_core=s.system.per_core,
+                top_processes=s.system.top_processes,
+                cmdline_max_chars=s.system.cmdline_max_chars,
+                exclude_fstypes=s.system.exclude_fstypes,
+            )
+        )
+    return reg
+
+
+def build_publisher(cfg: TokaConfig, metrics: AgentMetrics) -> Publisher:
+    p = cfg.agent.publisher
+    options = producer_options(
+        cfg.kafka.client_options(),
+        compression=p.compression,
+        request_timeout_s=p.request_timeout_seconds,
+        linger_ms=p.linger_ms,
+        max_record_bytes=p.max_record_bytes,
+        retry_backoff_s=p.retry_backoff_seconds,
+    )
+    spool = None
+    if p.spool_enabled:
+        spool = Spool(
+            p.spool_dir,
+            p.spool_max_bytes,
+            segment_bytes=p.spool_segment_bytes,
+            drop_policy=p.drop_policy,
+            fsync=p.fsync,
+            on_corrupt=lambda _path, _off: metrics.spool_corrupt.inc(),
+        )
+    return Publisher(
+        KafkaSink(options, timeout_s=p.request_timeout_seconds),
+        metrics,
+        spool=spool,
+        queue_size=p.queue_size,
+        max_record_bytes=p.max_record_bytes,
+        backoff_s=p.retry_backoff_seconds,
+        max_backoff_s=p.max_backoff_seconds,
+    )
+
+
+class AgentRuntime:
+    def __init__(
+        self,
+        cfg: TokaConfig,
+        *,
+        metrics: AgentMetrics | None = None,
+        sources: SourceRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.metrics = metrics or AgentMetrics()
+        self.sources = sources if sources is not None else build_sources(cfg)
+        self.publisher = build_publisher(cfg, self.metrics)
+        self._clock = clock
+        self._topic = cfg.kafka.topic("metrics")
+        self._resource = {"service": "toka-agent", "env": cfg.agent.env}
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._log = RateLimitedLog(log)
+
+    # -- collection -------------------------------------------------------------------------
+
+    async def collect(self, source: Source) -> bool:
+        """One collection of one source, published as one MetricBatch. Never raises."""
+        try:
+            samples = await source.collect()
+        except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
+            self.metrics.source_errors.labels(source.name).inc()
+            self._log.log(logging.ERROR, f"src:{source.name}", "source %s: %r", source.name, exc)
+            return False
+        batch = metric_batch(
+            self.cfg.agent.host, source.name, samples, self._clock(), self._resource
+        )
+        self.publisher.submit(metric_record(self._topic, batch))
+        self.metrics.collected.labels(source.name).inc()
+        return True
+
+    async def _loop(self, source: Source) -> None:
+        # Fixed-rate schedule on the monotonic clock: a slow collection does not drift it.
+        next_at = time.monotonic()
+        while True:
+            await self.collect(source)
+            next_at += source.interval
+            now = time.monotonic()
+            if next_at < now:  # fell behind (suspend, overload): skip, do not burst
+                next_at = now + source.interval
+            await asyncio.sleep(next_at - now)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.publisher.start()
+
+    def start_loops(self) -> None:
+        for src in self.sources:
+            self._loops[src.name] = asyncio.create_task(self._loop(src), name=f"src-{src.name}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        self.start_loops()
+        log.info("toka agent: collecting %s", ", ".join(self.sources.names()) or "nothing")
+        await stop.wait()
+        await self.close()
+
+    async def run_once(self) -> int:
+        """Collect every source once, publish, flush. Exit code 0 only if all was sent."""
+        await self.start()
+        ok = all([await self.collect(src) for src in self.sources])
+        await self.close()
+        sent = self.metrics.value("toka_agent_records_sent_total", topic=self._topic)
+        return 0 if ok and sent >= len(self.sources) else 1
+
+    def health(self) -> dict[str, object]:
+        dead = [n for n, t in self._loops.items() if t.done()]
+        return {
+            "status": "ok" if self.publisher.alive and not dead else "failing",
+            "publisher_alive": self.publisher.alive,
+            "dead_sources": dead,
+            "queued": self.publisher.pending,
+        }
+
+    async def close(self) -> None:
+        for t in self._loops.values():
+            t.cancel()
+        await asyncio.gather(*self._loops.values(), return_exceptions=True)
+        await self.publisher.close(self.cfg.agent.publisher.shutdown_timeout_seconds)
