@@ -34,12 +34,18 @@ class RuleSet:
     """Every rule of one rule file, indexed by the series names they read."""
 
     def __init__(
-        self, rules: Iterable[Rule], grouping: Grouping | None = None, source: str = "defaults"
+        self,
+        rules: Iterable[Rule],
+        grouping: Grouping | None = None,
+        source: str = "defaults",
+        default_window: float | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.grouping = grouping or Grouping()
         self.source = source
-        self._by_name: dict[str, dict[str, Rule]] = {r.name: {} for r in self.rules}
+        # Rules without a window of their own read only this window length, so a series
+        # aggregated at 10 s and at 1 min does not feed one instance twice.
+        self.default_window = default_window
         self._by_metric: dict[str, list[Rule]] = {}
         for rule in self.rules:
             names = [rule.metric]
@@ -66,6 +72,9 @@ class RuleSet:
         out: list[Alert] = []
         for rule in self._by_metric.get(agg.name, ()):
             if not all(m.matches(agg.labels) for m in rule.matchers):
+                continue
+            size = rule.window or self.default_window
+            if size is not None and abs(agg.window_end - agg.window_start - size) > 1e-6:
                 continue
             if rule.kind == "threshold":
                 value = getattr(agg, rule.field)
@@ -100,32 +109,53 @@ class RuleSet:
     def _ratio(
         self, rule: Rule, agg: WindowAggregate, now: float, states: MutableMapping[str, Any]
     ) -> list[Alert]:
-        # The two series arrive as separate aggregates of the same window: keep the first
-        # half in the instance state until the other half of that window arrives.
+        # The two series arrive as separate aggregates of the same window (maybe several
+        # series per side when joined ``on`` fewer labels): collect each side per series in
+        # the instance state and evaluate once both sides of the window are there.
         assert rule.ratio is not None
+        raw_value = getattr(agg, rule.field)
+        if raw_value is None:
+            return []
         base = {**agg.labels, "host": agg.host}
         on = rule.ratio.on
         labels = base if on is None else {k: base.get(k, "") for k in (*on, "host")}
         key, st = self._load(rule, labels, states)
-        raw_value = getattr(agg, rule.field)
-        if raw_value is None:
-            return []
-        part = dict(st.get("ratio") or {})
         w = agg.window_end
-        if part.get("w") != w:
-            if part.get("w") is not None and part["w"] > w:
-                return []  # a half of an older window: its pair is gone
-            part = {"w": w}
-        part["n" if agg.name == rule.ratio.numerator else "d"] = float(raw_value)
-        if "n" not in part or "d" not in part:
-            states[key] = dict(st, ratio=part)
-            return []
-        st = dict(st, ratio=None)
-        if part["d"] == 0:  # no calls in the window: no ratio, no change
-            return self._commit(rule, key, st, w, now=now, states=states)
-        value = part["n"] / part["d"]
         if st["t"] is not None and w <= st["t"]:
-            return []
+            return []  # that window was evaluated already
+        out: list[Alert] = []
+        part = st.get("ratio") or {"w": w, "n": {}, "d": {}}
+        if part["w"] > w:
+            return []  # a half of an older window: its pair is gone
+        if part["w"] < w:
+            # A newer window began. A window with calls but no error series had no errors
+            # (the error series may simply not exist then): evaluate it as a ratio of 0.
+            if part["d"]:
+                out += self._ratio_eval(rule, key, st, part, now=now, states=states)
+                key, st = self._load(rule, labels, states)
+            part = {"w": w, "n": {}, "d": {}}
+        side = "n" if agg.name == rule.ratio.numerator else "d"
+        part = {**part, side: {**part[side], agg.series: float(raw_value)}}
+        if part["n"] and part["d"]:
+            return out + self._ratio_eval(rule, key, st, part, now=now, states=states)
+        states[key] = dict(st, ratio=part)
+        return out
+
+    def _ratio_eval(
+        self,
+        rule: Rule,
+        key: str,
+        st: dict[str, Any],
+        part: dict[str, Any],
+        *,
+        now: float,
+        states: MutableMapping[str, Any],
+    ) -> list[Alert]:
+        w, den = part["w"], sum(part["d"].values())
+        st = dict(st, ratio=None)
+        if den == 0:  # nothing to divide by in this window: no ratio, no change
+            return self._commit(rule, key, st, st["t"] or w, now=now, states=states)
+        value = sum(part["n"].values()) / den
         st = observe(rule, st, rule.level_for(value, st["rank"]), w)
         st.update(t=w, value=value, skew=now - w)
         return self._commit(rule, key, st, w, now=now, states=states)
@@ -231,7 +261,8 @@ class RuleSet:
         if eff:
             gk = st.get("group") or group_key(self.grouping, st["labels"], t, now, states)
             sev = rule.severity_name(eff)
-            level = rule.level(eff) or rule.level(st["rank"]) or rule.levels[-1]
+            # the threshold actually crossed, also when escalation raised the severity
+            level = rule.level(st["rank"]) or rule.levels[-1]
             labels = {
                 **st["labels"],
                 **rule.labels,

@@ -124,6 +124,7 @@ class Rule:
     flap: FlapSpec | None = None
     ratio: RatioSpec | None = None
     absence: AbsenceSpec | None = None
+    window: float | None = None  # aggregates of this window length only (None: the set's)
 
     def selects(self, name: str, labels: Mapping[str, str]) -> bool:
         return name == self.metric and all(m.matches(labels) for m in self.matchers)

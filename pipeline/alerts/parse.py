@@ -51,6 +51,7 @@ _RULE_KEYS = {
     "ratio",
     "absent",
     "severity",
+    "window",
 }
 _RESERVED_LABELS = {"alertname", "severity", GROUP_LABEL}
 _DEFAULT_SUMMARY = (
@@ -59,19 +60,25 @@ _DEFAULT_SUMMARY = (
 _ABSENT_SUMMARY = 'no data from {{ $labels.host }} for {{ $value | printf "%.0f" }}s'
 
 
-def load_rules(path: str | Path | None, thresholds: Thresholds) -> RuleSet:
-    """The rules of ``path``, or the built-in threshold rules when ``path`` is None."""
+def load_rules(
+    path: str | Path | None, thresholds: Thresholds, default_window: float | None = None
+) -> RuleSet:
+    """The rules of ``path``, or the built-in threshold rules when ``path`` is None.
+
+    ``default_window``: the window length (s) rules without ``window:`` read; the worker
+    passes its shortest window. None: every window length.
+    """
     if path is None:
-        return default_rules(thresholds)
+        return default_rules(thresholds, default_window)
     source = str(path)
     try:
         text = Path(path).read_text()
     except OSError as exc:
         raise RuleFileError(source, [("(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse_rules(text, source)
+    return parse_rules(text, source, default_window)
 
 
-def default_rules(th: Thresholds) -> RuleSet:
+def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSet:
     """The seed's CPU and memory thresholds on the window mean (warning, critical)."""
 
     def rule(name: str, metric: str, what: str, warn: float, crit: float) -> Rule:
@@ -105,6 +112,7 @@ def default_rules(th: Thresholds) -> RuleSet:
             ),
         ],
         source="monitoring.thresholds",
+        default_window=default_window,
     )
 
 
@@ -123,7 +131,9 @@ def parse_duration(value: Any) -> float:
     return h * 3600 + mi * 60 + s
 
 
-def parse_rules(text: str, source: str = "<string>") -> RuleSet:
+def parse_rules(
+    text: str, source: str = "<string>", default_window: float | None = None
+) -> RuleSet:
     errors: list[tuple[str, str]] = []
     try:
         doc = yaml.safe_load(text)
@@ -155,7 +165,7 @@ def parse_rules(text: str, source: str = "<string>") -> RuleSet:
         rules.append(rule)
     if errors:
         raise RuleFileError(source, errors)
-    return RuleSet(rules, grouping, source=source)
+    return RuleSet(rules, grouping, source=source, default_window=default_window)
 
 
 def _rule_lines(text: str) -> list[int]:
@@ -252,11 +262,15 @@ class _Rule:
             flap=flap,
             ratio=ratio,
             absence=absence,
+            window=self.get(raw, "window", _positive_duration, "a window length like 10s", None),
         )
         return rule if len(self.errors) == n else None
 
     def _kind(self, raw: dict[str, Any]) -> tuple[Any, str, RatioSpec | None, AbsenceSpec | None]:
         metric, ratio, absent = raw.get("metric"), raw.get("ratio"), raw.get("absent")
+        if isinstance(ratio, dict) and True in ratio:
+            # YAML 1.1 reads a bare `on` key as the boolean true
+            ratio = {("on" if k is True else k): v for k, v in ratio.items()}
         if ratio is not None:
             if metric is not None or absent is not None:
                 self.err("ratio", "expected either metric or ratio, not both")
@@ -398,6 +412,13 @@ class _Rule:
         settle = self.get(raw, "settle", parse_duration, dur, window / 2)
         changes = self.get(raw, "max_changes", _min2, "an integer >= 2", 4)
         return FlapSpec(window, changes, settle)
+
+
+def _positive_duration(v: Any) -> float:
+    d = parse_duration(v)
+    if d <= 0:
+        raise ValueError
+    return d
 
 
 def _is_number(v: Any) -> bool:
