@@ -18,6 +18,9 @@ from pipeline.windows.sketch import DDSketch
 __all__ = ["Pane", "Point", "window_stats", "window_id"]
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
+_PNAMES = ("p50", "p90", "p95", "p99")
+#: Windows with at most this many values (and no flushed sketch) get exact quantiles.
+_EXACT_UP_TO = 64
 #: Buffered raw values per pane before they are folded into the pane's sketch.
 _BUFFER = 512
 #: Counter/histogram points kept per pane; beyond it, interior points are thinned (the
@@ -129,17 +132,20 @@ def window_stats(
 
 
 def _percentiles(panes: Sequence[Pane], alpha: float) -> dict[str, float | None]:
-    if len(panes) == 1 and panes[0].count == 1 and panes[0].vals:
-        v = panes[0].vals[0]  # a single value is its own exact quantile: skip the sketch
-        return dict(zip(("p50", "p90", "p95", "p99"), (v, v, v, v), strict=True))
-    sk = DDSketch(alpha)
     vals: list[float] = []
     for p in panes:
         vals.extend(p.vals)
+    if len(vals) <= _EXACT_UP_TO and all(p.sketch is None for p in panes):
+        # Few raw values: exact quantiles at the sketch's ranks are cheaper than a sketch.
+        vals.sort()
+        top = len(vals) - 1
+        return {k: vals[int(q * top)] for k, q in zip(_PNAMES, QUANTILES, strict=True)}
+    sk = DDSketch(alpha)
+    for p in panes:
         if p.sketch is not None:
             sk.merge(p.sketch)
     sk.add_many(vals)
-    return dict(zip(("p50", "p90", "p95", "p99"), sk.quantiles(QUANTILES), strict=True))
+    return dict(zip(_PNAMES, sk.quantiles(QUANTILES), strict=True))
 
 
 def _counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:

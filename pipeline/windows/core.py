@@ -200,7 +200,7 @@ class WindowStore:
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
             out.extend(self._close_idle(now))
-        out.sort(key=lambda a: (a.window_end, a.window_start))
+        out.sort(key=lambda a: (a.window_end, a.window_start, a.series))  # deterministic
         return out
 
     def _close_until(self, lim: int) -> list[WindowAggregate]:
