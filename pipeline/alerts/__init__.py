@@ -5,8 +5,9 @@ changelogged table and calls ``RuleSet.evaluate`` per aggregate and ``RuleSet.ti
 timer.
 """
 
+from pipeline.alerts.defaults import default_rules, load_rules
 from pipeline.alerts.engine import RuleSet
 from pipeline.alerts.errors import RuleFileError
-from pipeline.alerts.parse import default_rules, load_rules, parse_rules
+from pipeline.alerts.parse import parse_rules
 
 __all__ = ["RuleFileError", "RuleSet", "default_rules", "load_rules", "parse_rules"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -28,9 +27,8 @@ from pipeline.alerts.model import (
     Rule,
 )
 from pipeline.alerts.templating import check_template
-from schemas.config.seed import Thresholds
 
-__all__ = ["default_rules", "load_rules", "parse_duration", "parse_rules"]
+__all__ = ["parse_duration", "parse_rules"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$")
@@ -58,62 +56,6 @@ _DEFAULT_SUMMARY = (
     "{{ $labels.alertname }} on {{ $labels.host }}: {{ $value }} (threshold {{ $threshold }})"
 )
 _ABSENT_SUMMARY = 'no data from {{ $labels.host }} for {{ $value | printf "%.0f" }}s'
-
-
-def load_rules(
-    path: str | Path | None, thresholds: Thresholds, default_window: float | None = None
-) -> RuleSet:
-    """The rules of ``path``, or the built-in threshold rules when ``path`` is None.
-
-    ``default_window``: the window length (s) rules without ``window:`` read; the worker
-    passes its shortest window. None: every window length.
-    """
-    if path is None:
-        return default_rules(thresholds, default_window)
-    source = str(path)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise RuleFileError(source, [("(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse_rules(text, source, default_window)
-
-
-def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSet:
-    """The seed's CPU and memory thresholds on the window mean (warning, critical)."""
-
-    def rule(name: str, metric: str, what: str, warn: float, crit: float) -> Rule:
-        return Rule(
-            name=name,
-            metric=metric,
-            field="mean",
-            op=">",
-            levels=(Level("warning", warn, warn), Level("critical", crit, crit)),
-            annotations={
-                "summary": f'{what} on {{{{ $labels.host }}}} at {{{{ $value | printf "%.1f" }}}}%'
-                " (threshold {{ $threshold }}%)",
-            },
-        )
-
-    return RuleSet(
-        [
-            rule(
-                "HostCpuHigh",
-                "system_cpu_percent",
-                "CPU",
-                th.cpu_warning_percent,
-                th.cpu_critical_percent,
-            ),
-            rule(
-                "HostMemoryHigh",
-                "system_memory_percent",
-                "Memory",
-                th.memory_warning_percent,
-                th.memory_critical_percent,
-            ),
-        ],
-        source="monitoring.thresholds",
-        default_window=default_window,
-    )
 
 
 def parse_duration(value: Any) -> float:
@@ -207,14 +149,21 @@ class _Rule:
         self.errors.append((f"{self.where}: {key}", msg))
 
     def get(
-        self, raw: dict[str, Any], key: str, conv: Callable[[Any], Any], expected: str, default: Any
+        self,
+        raw: dict[str, Any],
+        key: str,
+        conv: Callable[[Any], Any],
+        expected: str,
+        default: Any,
+        *,
+        prefix: str = "",
     ) -> Any:
         if key not in raw:
             return default
         try:
             return conv(raw[key])
         except (ValueError, TypeError):
-            self.err(key, f"expected {expected}, got {raw[key]!r}")
+            self.err(prefix + key, f"expected {expected}, got {raw[key]!r}")
             return default
 
     def build(self, raw: Any) -> Rule | None:
@@ -305,7 +254,9 @@ class _Rule:
         if not isinstance(absent, dict) or "for" not in absent or set(absent) - {"for", "by"}:
             self.err("absent", "expected a mapping with for (duration) and optional by (labels)")
             return "absence", metric, None, AbsenceSpec(60.0)
-        after = self.get(absent, "for", parse_duration, "a duration like 2m", 60.0)
+        after = self.get(
+            absent, "for", _positive_duration, "a duration like 2m", 60.0, prefix="absent."
+        )
         by = absent.get("by")
         if by is not None and (not isinstance(by, list) or not all(isinstance(x, str) for x in by)):
             self.err("absent.by", f"expected a list of label names such as [host], got {by!r}")
@@ -408,9 +359,9 @@ class _Rule:
             self.err("flap", "expected a mapping with window, max_changes, settle")
             return None
         dur = "a duration like 10m"
-        window = self.get(raw, "window", parse_duration, dur, 600.0)
-        settle = self.get(raw, "settle", parse_duration, dur, window / 2)
-        changes = self.get(raw, "max_changes", _min2, "an integer >= 2", 4)
+        window = self.get(raw, "window", _positive_duration, dur, 600.0, prefix="flap.")
+        settle = self.get(raw, "settle", parse_duration, dur, window / 2, prefix="flap.")
+        changes = self.get(raw, "max_changes", _min2, "an integer >= 2", 4, prefix="flap.")
         return FlapSpec(window, changes, settle)
 
 

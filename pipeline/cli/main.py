@@ -16,6 +16,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = [
     "broker_cmd",
     "config_cmd",
+    "rules_cmd",
     "worker_cmd",
     "alerts_cmd",
     "up_cmd",
