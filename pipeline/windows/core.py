@@ -59,6 +59,16 @@ class WindowStore:
         self._last_scan = float("-inf")
         self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0}
 
+    @classmethod
+    def from_config(cls, pc: Any) -> WindowStore:
+        """A store with a ``PipelineConfig``'s window and cardinality settings."""
+        return cls(
+            pc.window_seconds, grace=pc.grace_seconds, idle_close=pc.idle_close_seconds,
+            hop=pc.hop_seconds, max_series_per_metric=pc.max_series_per_metric,
+            max_series_total=pc.max_series_total, series_ttl=pc.series_ttl_seconds,
+            max_future=pc.max_future_seconds,
+        )  # fmt: skip
+
     # -- settings, so the adapter and snapshot can rebuild an equal store --
     def settings(self) -> dict[str, Any]:
         return {

@@ -19,9 +19,29 @@ class PipelineConfig(Block):
     )
     grace_seconds: float = Field(5.0, ge=0)
     idle_close_seconds: float = Field(15.0, gt=0)
+    # Hopping windows: a new window every hop_seconds (None: tumbling windows).
+    hop_seconds: float | None = Field(None, gt=0)
+    # Cardinality caps per partition; series beyond them fold into an overflow series.
+    max_series_per_metric: int = Field(10_000, ge=1)
+    max_series_total: int = Field(200_000, ge=1)
+    # Idle series are forgotten after this long (wall clock), freeing their cap slot.
+    series_ttl_seconds: float = Field(300.0, gt=0)
+    # Samples stamped further than this ahead of the worker's clock are dropped.
+    max_future_seconds: float = Field(600.0, gt=0)
+    # The OpenTelemetry Collector Kafka exporter's spans topic (not prefixed), or "" for none.
+    otlp_spans_topic: str = "otlp_spans"
     rules_file: Path | None = None
     partitions: int = Field(4, ge=1)
     web_port: int = Field(6066, ge=1, le=65535)
     data_dir: Path = Path(".toka/worker")
     # How long the group waits for a silent worker before giving its partitions away.
     session_timeout_seconds: float = Field(30.0, ge=3)
+    # Alertmanager sink: POST /api/v2/alerts to every URL (base URL, e.g.
+    # http://alertmanager:9093); an empty list turns the sink off.
+    alertmanager_urls: list[Annotated[str, Field(pattern=r"^https?://")]] = Field(
+        default_factory=list
+    )
+    # Active alerts are re-sent this often, as Alertmanager expects (Prometheus: 1 min);
+    # a firing alert's endsAt is 4 resends ahead, so a dead pipeline's alerts expire.
+    alertmanager_resend_seconds: float = Field(60.0, gt=0)
+    alertmanager_timeout_seconds: float = Field(10.0, gt=0)
