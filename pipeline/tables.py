@@ -31,8 +31,7 @@ def partitioned_table(app: faust.App, name: str, partitions: int) -> Partitioned
         default=None,
         beacon=app.tables.beacon,
         partitions=partitions,
-        key_serializer="raw",
-        value_serializer="json",
+        schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
     )
     return app.tables.add(table)
 
