@@ -203,6 +203,8 @@ class Spool:
                 if rec is not None:
                     out.append(rec)
                     ends.append(offset)
+                elif ends:  # a skipped region is consumed with the record before it
+                    ends[-1] = offset
         return out, ends
 
     def _read_one(self, f: BinaryIO, seg: _Segment, offset: int) -> tuple[_Row | None, int]:
