@@ -19,6 +19,7 @@ __all__ = ["STAGE_MODULES", "Topics", "create_app"]
 #: Stage modules, each with ``install(app, topics, cfg)``. Order does not matter.
 STAGE_MODULES = [
     "pipeline.windows.stage",
+    "pipeline.spans.stage",
 ]
 
 
