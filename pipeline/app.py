@@ -20,6 +20,7 @@ __all__ = ["STAGE_MODULES", "Topics", "create_app"]
 STAGE_MODULES = [
     "pipeline.windows.stage",
     "pipeline.spans.stage",
+    "pipeline.sinks.stage",
 ]
 
 

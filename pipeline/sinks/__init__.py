@@ -1,0 +1,1 @@
+"""Sinks: where alerts leave the pipeline (Alertmanager)."""

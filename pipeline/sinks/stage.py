@@ -1,0 +1,71 @@
+"""Faust adapter of the Alertmanager sink: consume ``toka.alerts``, post each state change,
+re-send the active ones on a timer.
+
+The active set lives in a changelogged table keyed by alerts partition, so a restarted or
+rebalanced worker keeps re-sending the alerts still firing. An alert is posted before its
+offset moves on, and ``deliver`` retries while no Alertmanager answers: an outage holds
+the stream, it does not lose alerts. Nothing is installed when no URL is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+
+from pipeline.sinks.alertmanager import active_payloads, payload, record
+from pipeline.sinks.client import AlertmanagerClient
+from pipeline.stage_errors import ProcessingGuard
+from pipeline.tables import PartitionView, partitioned_table
+from schemas import Alert, decode
+from schemas.config import TokaConfig
+from schemas.errors import DecodeError
+
+__all__ = ["install"]
+
+log = logging.getLogger(__name__)
+
+
+def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+    pc = cfg.pipeline
+    if not pc.alertmanager_urls:
+        return
+    resend = pc.alertmanager_resend_seconds
+    client = AlertmanagerClient(pc.alertmanager_urls, pc.alertmanager_timeout_seconds)
+    active = partitioned_table(app, "toka-alertmanager-active", pc.partitions)
+    guard = ProcessingGuard("alertmanager")
+    alerts_topic = cfg.kafka.topic("alerts")
+
+    @app.agent(topics.alerts, name="toka-alertmanager-sink")
+    async def sink(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            with guard.record():
+                try:
+                    alert = decode(event.value, Alert)
+                except DecodeError as exc:
+                    guard.count("decode")  # the producer dead-letters; nothing to post
+                    log.warning("alertmanager sink: undecodable alert skipped: %s", exc)
+                    continue
+                if not await client.deliver([payload(alert, time.time(), resend)]):
+                    guard.count("rejected")
+                record(PartitionView(active, event.message.partition), alert)
+
+    @app.timer(interval=resend, name="toka-alertmanager-resend")
+    async def resend_active() -> None:
+        now = time.time()
+        items: list[dict[str, Any]] = []
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == alerts_topic:
+                items += active_payloads(PartitionView(active, tp.partition), now, resend)
+        with guard.record():
+            await client.deliver(items)
+
+    @app.service
+    class _Close(faust.Service):  # close the HTTP session with the app
+        async def on_stop(self) -> None:
+            await client.close()
+
+    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    app.toka_alertmanager = client
