@@ -10,18 +10,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.batch import metric_batch, metric_record
+from agents.limits import cap_samples
 from agents.publish.kafka import KafkaSink, producer_options
 from agents.publish.publisher import Publisher
 from agents.publish.spool import Spool
 from agents.ratelog import RateLimitedLog
+from agents.redact import Redactor
 from agents.selfmetrics import AgentMetrics
 from agents.sources.base import Source, SourceRegistry
 
 if TYPE_CHECKING:
     from schemas.config import TokaConfig
+    from schemas.records import Sample
 
 __all__ = ["AgentRuntime", "build_publisher", "build_sources"]
 
@@ -93,7 +96,11 @@ class AgentRuntime:
         self._clock = clock
         self._topic = cfg.kafka.topic("metrics")
         self._resource = {"service": "toka-agent", "env": cfg.agent.env}
+        self.redactor = Redactor.from_config(cfg.agent.redaction)
         self._loops: dict[str, asyncio.Task[None]] = {}
+        self._servers: list[Any] = []
+        self.http_port: int | None = None
+        self.failures: list[str] = []  # components that could not start (e.g. port in use)
         self._log = RateLimitedLog(log)
 
     # -- collection -------------------------------------------------------------------------
@@ -106,12 +113,25 @@ class AgentRuntime:
             self.metrics.source_errors.labels(source.name).inc()
             self._log.log(logging.ERROR, f"src:{source.name}", "source %s: %r", source.name, exc)
             return False
+        samples = self.prepare(source.name, samples)
         batch = metric_batch(
             self.cfg.agent.host, source.name, samples, self._clock(), self._resource
         )
         self.publisher.submit(metric_record(self._topic, batch))
         self.metrics.collected.labels(source.name).inc()
         return True
+
+    def prepare(self, source: str, samples: list[Sample]) -> list[Sample]:
+        """Redact, then cap: what leaves the host is clean and bounded."""
+        if self.redactor is not None:
+            samples = self.redactor.samples(samples)
+        lim = self.cfg.agent.limits
+        capped = cap_samples(samples, lim.max_samples_per_collection, lim.max_series_per_collection)
+        if capped.over_samples:
+            self.metrics.samples_dropped.labels(source, "max_samples").inc(capped.over_samples)
+        if capped.over_series:
+            self.metrics.samples_dropped.labels(source, "max_series").inc(capped.over_series)
+        return capped.samples
 
     async def _loop(self, source: Source) -> None:
         # Fixed-rate schedule on the monotonic clock: a slow collection does not drift it.
@@ -129,12 +149,35 @@ class AgentRuntime:
     async def start(self) -> None:
         self.publisher.start()
 
+    async def start_servers(self) -> None:
+        """The HTTP endpoints. A port in use is logged and shown in /healthz; collection and
+        publishing carry on without them rather than crash-looping."""
+        http = self.cfg.agent.http
+        if http.enabled:
+            from agents.http import HttpServer, make_app
+
+            server = HttpServer(make_app(self.metrics.registry, self.health), http.host, http.port)
+            if await self._start_server("http", server):
+                self.http_port = server.port
+
+    async def _start_server(self, name: str, server: Any) -> bool:
+        try:
+            await server.start()
+        except OSError as exc:
+            self.failures.append(name)
+            log.error("toka agent: %s endpoint not started on %s:%s: %s",
+                      name, server.host, server.port, exc.strerror or exc)  # fmt: skip
+            return False
+        self._servers.append(server)
+        return True
+
     def start_loops(self) -> None:
         for src in self.sources:
             self._loops[src.name] = asyncio.create_task(self._loop(src), name=f"src-{src.name}")
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
+        await self.start_servers()
         self.start_loops()
         log.info("toka agent: collecting %s", ", ".join(self.sources.names()) or "nothing")
         await stop.wait()
@@ -154,11 +197,15 @@ class AgentRuntime:
             "status": "ok" if self.publisher.alive and not dead else "failing",
             "publisher_alive": self.publisher.alive,
             "dead_sources": dead,
-            "queued": self.publisher.pending,
+            "not_started": self.failures,
+            "broker_up": bool(self.metrics.value("toka_agent_broker_up")),
+            "pending_records": self.publisher.pending,
         }
 
     async def close(self) -> None:
         for t in self._loops.values():
             t.cancel()
         await asyncio.gather(*self._loops.values(), return_exceptions=True)
+        for server in reversed(self._servers):
+            await server.stop()
         await self.publisher.close(self.cfg.agent.publisher.shutdown_timeout_seconds)
