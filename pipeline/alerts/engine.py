@@ -118,7 +118,8 @@ class RuleSet:
             return []
         base = {**agg.labels, "host": agg.host}
         on = rule.ratio.on
-        labels = base if on is None else {k: base.get(k, "") for k in (*on, "host")}
+        # ``on`` without host joins across hosts, e.g. a service's error rate
+        labels = base if on is None else {k: base.get(k, "") for k in on}
         key, st = self._load(rule, labels, states)
         w = agg.window_end
         if st["t"] is not None and w <= st["t"]:

@@ -74,7 +74,8 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class RatioSpec:
-    """numerator / denominator, joined on the ``on`` labels (host always) and the same window."""
+    """numerator / denominator of the same window, joined on the ``on`` labels (None: all
+    labels and host); several series on one side of a join are summed."""
 
     numerator: str
     denominator: str

@@ -86,9 +86,10 @@ def parse_rules(
         raise RuleFileError(
             source, [("rules", "expected a top-level mapping with a `rules:` list")]
         )
-    for key in sorted(set(doc) - {"rules", "grouping"}):
-        errors.append((key, "unknown top-level key (expected rules, grouping)"))
+    for key in sorted(set(doc) - {"rules", "grouping", "defaults"}):
+        errors.append((key, "unknown top-level key (expected rules, grouping, defaults)"))
     grouping = _grouping(doc.get("grouping"), errors)
+    defaults = _defaults(doc.get("defaults"), errors)
     rules: list[Rule] = []
     seen: set[str] = set()
     for i, raw in enumerate(doc["rules"]):
@@ -96,7 +97,11 @@ def parse_rules(
         where = f"rule {name!r}" if isinstance(name, str) else f"rules[{i}]"
         if i < len(lines):
             where += f" (line {lines[i]})"
-        rule = _Rule(where, errors).build(raw)
+        spec = raw
+        if isinstance(raw, dict) and defaults:
+            labels = {**defaults.get("labels", {}), **(raw.get("labels") or {})}
+            spec = {**defaults, **raw} | ({"labels": labels} if labels else {})
+        rule = _Rule(where, errors).build(spec)
         if rule is None:
             continue
         if rule.name in seen:
@@ -118,6 +123,23 @@ def _rule_lines(text: str) -> list[int]:
         if k.value == "rules" and isinstance(v, yaml.SequenceNode):
             return [item.start_mark.line + 1 for item in v.value]
     return []
+
+
+_DEFAULT_KEYS = {"for", "keep_firing_for", "escalate_after", "flap", "window", "labels"}
+
+
+def _defaults(raw: Any, errors: list[tuple[str, str]]) -> dict[str, Any]:
+    """Keys every rule gets unless it sets them itself (labels are merged)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - _DEFAULT_KEYS:
+        expected = ", ".join(sorted(_DEFAULT_KEYS))
+        errors.append(("defaults", f"expected a mapping with keys among {expected}"))
+        return {}
+    if not isinstance(raw.get("labels", {}), dict):
+        errors.append(("defaults.labels", "expected a mapping of names to strings"))
+        return {}
+    return raw
 
 
 def _grouping(raw: Any, errors: list[tuple[str, str]]) -> Grouping:

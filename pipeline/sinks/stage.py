@@ -67,5 +67,5 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         async def on_stop(self) -> None:
             await client.close()
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
-    app.toka_alertmanager = client
+    app.toka_guards = [*getattr(app, "toka_guards", []), guard]  # type: ignore[attr-defined]
+    app.toka_alertmanager = client  # type: ignore[attr-defined]

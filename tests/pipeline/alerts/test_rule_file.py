@@ -77,6 +77,9 @@ def rule(body: str) -> str:
          "unique name"),
         ("rules:\n  - 3", "rules[0]", "a mapping"),
         ("grouping: {by: host}\nrules: []", "grouping.by", "list of label names"),
+        ("defaults: {severity: high}\nrules: []", "defaults", "keys among escalate_after"),
+        ("defaults: {for: soon}\nrules:\n  - {name: A, metric: m, thresholds: {high: 1}}",
+         "rule 'A' (line 3): for", "a duration"),
     ],
 )  # fmt: skip
 def test_errors_name_rule_key_and_expectation(text, where, expected):
@@ -129,3 +132,20 @@ def test_cli_rules_check(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.yaml: 1 error(s)" in err
     assert "rule 'R' (line 2): for: expected a duration" in err
+
+
+def test_defaults_apply_unless_a_rule_sets_its_own():
+    rs = parse_rules(
+        textwrap.dedent("""
+    defaults:
+      for: 1m
+      flap: {window: 10m, max_changes: 4, settle: 5m}
+      labels: {team: sre}
+    rules:
+      - {name: A, metric: m, thresholds: {high: 1}}
+      - {name: B, metric: m, thresholds: {high: 1}, for: 0, labels: {team: db, tier: '1'}}
+    """)
+    )
+    a, b = rs.rules
+    assert (a.for_, a.flap.max_changes, dict(a.labels)) == (60.0, 4, {"team": "sre"})
+    assert (b.for_, b.flap.settle, dict(b.labels)) == (0.0, 300.0, {"team": "db", "tier": "1"})
