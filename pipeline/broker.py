@@ -55,6 +55,9 @@ def _check_port_free(host: str, port: int) -> None:
 class EmbeddedBroker:
     """Start, await and stop one Tansu broker process.
 
+    The process runs in a session of its own so a terminal's Ctrl-C does not kill it
+    before the clients that use it have stopped; ``stop()`` ends it.
+
     ``advertised_port`` lets a TLS proxy in front of it be the address clients are told.
     """
 
@@ -89,9 +92,13 @@ class EmbeddedBroker:
         ]  # fmt: skip
         if self.log_file:
             with open(self.log_file, "ab") as out:  # the child keeps its own copy of the fd
-                self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+                self._proc = subprocess.Popen(
+                    cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
         else:
-            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self._wait_ready(timeout)
         return self
 

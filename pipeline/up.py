@@ -29,7 +29,8 @@ def _child(name: str, config: str | None, env: dict[str, str], *extra: str) -> s
     cmd = [sys.executable, "-m", "pipeline.cli.main"]
     if config:
         cmd += ["-c", config]
-    return subprocess.Popen([*cmd, name, *extra], env=env)
+    # A session of its own: Ctrl-C reaches only `toka up`, which stops the children in order.
+    return subprocess.Popen([*cmd, name, *extra], env=env, start_new_session=True)
 
 
 def run_up(cfg: TokaConfig, config_path: str | None, log_dir: Path) -> int:
