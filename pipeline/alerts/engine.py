@@ -171,7 +171,7 @@ class RuleSet:
         by = rule.absence.by
         labels = base if by is None else {k: base.get(k, "") for k in by}
         key, st = self._load(rule, labels, states)
-        fresh = st.get("seen") is not None and now - st["seen"] < rule.absence.after / 10
+        fresh = st.get("seen") is not None and now - st["seen"] < _seen_slack(rule)
         if fresh and st["raw"] == 0 and st["rank"] == 0:
             return []  # heard recently enough: skip a changelog write per aggregate
         st = observe(rule, st, 0, now)
@@ -195,7 +195,10 @@ class RuleSet:
                 assert rule.absence is not None
                 t = now
                 cur = st
-                if now - st["seen"] >= rule.absence.after and st["raw"] == 0:
+                # "seen" is written only every _seen_slack seconds: wait that much longer,
+                # so a deadman fires after at least `after` of real silence, never early
+                silent = now - st["seen"]
+                if silent >= rule.absence.after + _seen_slack(rule) and st["raw"] == 0:
                     cur = observe(rule, st, rule.levels[-1].rank, now)
                     cur.update(value=now - st["seen"])
             else:
@@ -302,6 +305,11 @@ class RuleSet:
             return []
         t = max(st.get("t") or 0.0, now - (st.get("skew") or 0.0))
         return [_alert_raw(st["rule"], st, sent, "resolved", t)]
+
+
+def _seen_slack(rule: Rule) -> float:
+    assert rule.absence is not None
+    return min(rule.absence.after / 10, 5.0)
 
 
 def _idle(rule: Rule, st: Mapping[str, Any]) -> bool:
