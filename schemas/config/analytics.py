@@ -29,7 +29,7 @@ class RegressionConfig(Block):
     higher_is_better: list[str] = Field(
         default_factory=lambda: ["*throughput*", "*_ops*", "*requests_per*", "*hit_ratio*"]
     )
-    baseline_windows: int = Field(30, ge=5)
+    baseline_windows: int = Field(60, ge=5)
     current_windows: int = Field(5, ge=2)
     policy: Literal["rolling", "pinned"] = "rolling"
     version_labels: list[str] = Field(

@@ -1,0 +1,2 @@
+"""Regression detection: baselines per series and benchmark, rank test + CUSUM (pure core),
+and the Faust adapter in ``stage``."""

@@ -1,0 +1,194 @@
+"""Regression detection for one subject (a series field or a benchmark), as a state value.
+
+A baseline is established from the first ``baseline_windows`` values of one version, then
+every value is tested: the last ``current_windows`` values against the baseline (rank test
+plus a minimum effect) and a CUSUM for drifts too slow for the window test. A change is
+reported once; under the ``rolling`` policy the baseline is then refreshed block by block
+(a new version or a new level is accepted after one full block), under ``pinned`` it stays
+until ``toka baseline unpin|reset``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from statistics import median
+from typing import Any, Literal
+
+from pipeline.regressions.stats import (
+    Comparison,
+    compare,
+    cusum_step,
+    relative_change,
+    robust_scale,
+)
+
+__all__ = ["Baseline", "DetectorParams", "DetectorState", "Finding", "apply_command", "observe"]
+
+Direction = Literal["regression", "improvement"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorParams:
+    baseline_windows: int = 60
+    current_windows: int = 5
+    policy: Literal["rolling", "pinned"] = "rolling"
+    p_value: float = 0.001
+    min_effect_percent: float = 10.0
+    cusum_k: float = 0.5
+    cusum_h: float = 12.0
+    higher_is_better: bool = False
+
+
+@dataclass(slots=True)
+class Baseline:
+    version: str = ""
+    values: list[float] = field(default_factory=list)
+    established_ts: float | None = None
+    pinned: bool = False
+    generation: int = 0  # bumps on every re-establishment: part of the baseline id
+
+    @property
+    def established(self) -> bool:
+        return self.established_ts is not None
+
+    @property
+    def id(self) -> str:
+        return f"{self.version or 'unversioned'}#{self.generation}"
+
+
+@dataclass(slots=True)
+class DetectorState:
+    """Everything one subject needs; ``snapshot``/``restore`` round-trip through JSON."""
+
+    baseline: Baseline = field(default_factory=Baseline)
+    recent: list[float] = field(default_factory=list)
+    block: list[float] = field(default_factory=list)  # values past ``recent``, next baseline
+    block_version: str = ""
+    s_hi: float = 0.0
+    s_lo: float = 0.0
+    open: Direction | None = None
+    last_version: str = ""
+    seen: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> DetectorState:
+        d = dict(data)
+        d["baseline"] = Baseline(**d["baseline"])
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    direction: Direction
+    method: str
+    comparison: Comparison
+    baseline_version: str
+    baseline_id: str
+    current_version: str
+
+
+def observe(
+    state: DetectorState, value: float, version: str, ts: float, p: DetectorParams
+) -> Finding | None:
+    """Feed one value (mutates ``state``); returns a Finding when a change is first seen."""
+    state.seen += 1
+    state.last_version = version
+    base = state.baseline
+    if not base.established:
+        _collect_baseline(state, value, version, ts, p)
+        return None
+
+    state.recent.append(value)
+    if len(state.recent) > p.current_windows:
+        _retire(state, state.recent.pop(0), version, ts, p)
+    mean, sigma = robust_scale(base.values)
+    state.s_hi, state.s_lo = cusum_step(
+        state.s_hi, state.s_lo, value, mean=mean, sigma=sigma, k=p.cusum_k
+    )
+    if len(state.recent) < p.current_windows:
+        return None
+    # Cheap pre-check: both paths need the medians apart by the minimum effect.
+    if (
+        state.open is None
+        and abs(relative_change(median(base.values), median(state.recent))) < p.min_effect_percent
+    ):
+        return None
+
+    cmp = compare(
+        base.values,
+        state.recent,
+        higher_is_better=p.higher_is_better,
+        p_value=p.p_value,
+        min_effect_percent=p.min_effect_percent,
+    )
+    drift = (state.s_hi > p.cusum_h and cmp.change_percent > 0) or (
+        state.s_lo > p.cusum_h and cmp.change_percent < 0
+    )
+    if cmp.flagged:
+        method = "mann_whitney_u"
+    elif drift and cmp.large_enough:
+        method = "cusum"
+    else:
+        if state.open is not None and not cmp.large_enough:
+            state.open = None  # back to normal: re-arm
+        return None
+    direction: Direction = "regression" if cmp.worse else "improvement"
+    if state.open == direction:
+        return None
+    state.open = direction
+    state.s_hi = state.s_lo = 0.0
+    state.block.clear()  # the next baseline block starts after the change
+    return Finding(direction, method, cmp, base.version, base.id, version)
+
+
+def apply_command(state: DetectorState, action: str, p: DetectorParams) -> None:
+    """``pin`` freezes the baseline, ``unpin`` lets it roll, ``reset`` re-establishes it."""
+    if action == "pin":
+        state.baseline.pinned = True
+    elif action == "unpin":
+        state.baseline.pinned = False
+    elif action == "reset":
+        gen = state.baseline.generation + 1
+        state.baseline = Baseline(generation=gen, pinned=p.policy == "pinned")
+        state.recent.clear()
+        state.block.clear()
+        state.s_hi = state.s_lo = 0.0
+        state.open = None
+    else:
+        raise ValueError(f"unknown baseline action {action!r}")
+
+
+def _collect_baseline(
+    state: DetectorState, value: float, version: str, ts: float, p: DetectorParams
+) -> None:
+    base = state.baseline
+    if base.values and version != base.version:
+        base.values.clear()  # a baseline holds one version only
+    base.version = version
+    base.values.append(value)
+    if len(base.values) >= p.baseline_windows:
+        base.established_ts = ts
+        base.pinned = base.pinned or p.policy == "pinned"
+
+
+def _retire(state: DetectorState, value: float, version: str, ts: float, p: DetectorParams) -> None:
+    """A value leaving the current set joins the next baseline block (rolling policy)."""
+    base = state.baseline
+    if base.pinned:
+        return
+    if state.block and version != state.block_version:
+        state.block.clear()
+    state.block_version = version
+    state.block.append(value)
+    if len(state.block) >= p.baseline_windows:
+        # The block becomes the baseline: a reported change is now the accepted level.
+        base.values = state.block
+        base.version = state.block_version
+        base.established_ts = ts
+        base.generation += 1
+        state.block = []
+        state.s_hi = state.s_lo = 0.0
+        state.open = None

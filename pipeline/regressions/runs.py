@@ -1,0 +1,74 @@
+"""Regression detection for benchmark runs: each run's repeats against a pooled baseline.
+
+Unlike a series, a benchmark run is one sample set judged once, so no sliding window: the
+run is compared with the pool of earlier accepted runs of the same benchmark. A run that
+regresses does not join the pool, so CI keeps failing until the change is fixed or the
+baseline is reset (accepted). Shared by the regression stage and ``toka bench --compare``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipeline.regressions.detector import Finding
+from pipeline.regressions.stats import compare
+
+__all__ = ["RunBaseline", "RunParams", "judge_run"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunParams:
+    min_runs: int = 1
+    max_samples: int = 50
+    p_value: float = 0.05
+    min_effect_percent: float = 10.0
+    higher_is_better: bool = False
+
+
+@dataclass(slots=True)
+class RunBaseline:
+    version: str = ""
+    samples: list[float] = field(default_factory=list)
+    runs: int = 0
+    pinned: bool = False
+    generation: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.version or 'unversioned'}#{self.generation}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> RunBaseline:
+        return cls(**data)
+
+
+def judge_run(
+    base: RunBaseline, samples: Sequence[float], version: str, p: RunParams
+) -> Finding | None:
+    """Compare one run with the baseline, then let it join the pool unless it regressed."""
+    finding = None
+    if base.runs >= p.min_runs and len(base.samples) >= 2 and len(samples) >= 2:
+        cmp = compare(
+            base.samples,
+            samples,
+            higher_is_better=p.higher_is_better,
+            p_value=p.p_value,
+            min_effect_percent=p.min_effect_percent,
+        )
+        if cmp.flagged:
+            direction = "regression" if cmp.worse else "improvement"
+            finding = Finding(direction, "mann_whitney_u", cmp, base.version, base.id, version)
+    regressed = finding is not None and finding.direction == "regression"
+    if not base.pinned and not regressed:
+        if finding is not None:
+            base.samples = []  # an improvement is the new level
+            base.generation += 1
+        base.samples = (base.samples + list(samples))[-p.max_samples :]
+        base.version = version
+        base.runs += 1
+    return finding

@@ -1,0 +1,106 @@
+"""The regression stage on the real broker: an injected step in aggregates -> Regression
+(plain and versioned series), a slower benchmark run -> Regression, bad bytes -> dead letter.
+Every record emitted validates against its JSON Schema file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from pipeline.broker import EmbeddedBroker
+from pipeline.windows import series_id
+from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
+from schemas.analytics import BenchmarkResult, LatencyStats, Regression
+from schemas.jsonschema_files import load
+from tests.pipeline.regressions.analytics_support import stage_worker
+from tests.support.kafka import collect, publish
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = {"regressions": {"baseline_windows": 20, "current_windows": 5}}
+
+
+def aggregates(name: str, labels_at, step_at: int, n: int, seed: int) -> list[WindowAggregate]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        labels = labels_at(i)
+        p95 = 0.200 * (1.5 if i >= step_at else 1.0) * (1 + 0.03 * rng.standard_normal())
+        out.append(
+            WindowAggregate(
+                id=new_id(), series=series_id("web-1", name, labels), name=name, host="web-1",
+                window_start=1000.0 + 10 * i, window_end=1010.0 + 10 * i, count=100,
+                sum=10.0, min=0.01, max=0.5, mean=0.1, last=0.1, labels=labels, p95=p95,
+            )
+        )  # fmt: skip
+    return out
+
+
+def bench(samples: list[float], version: str) -> BenchmarkResult:
+    return BenchmarkResult(
+        id=new_id(), ts=0.0, benchmark="codec.decode", run_id=new_id(), version=version,
+        repeats=len(samples), operations=1000, metric="latency_ms_p50", higher_is_better=False,
+        samples=samples, throughput_per_s=1000.0,
+        latency_ms=LatencyStats(mean=1, p50=1, p90=1, p95=1, p99=1),
+        error_rate=0.0, peak_rss_bytes=1, duration_s=1.0,
+    )  # fmt: skip
+
+
+def test_step_and_slow_benchmark_produce_regressions(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    with stage_worker(broker, "pipeline.regressions.stage", tmp_path, SETTINGS) as cfg:
+        plain = aggregates("http_request_seconds", lambda i: {"route": "/a"}, 30, 45, 1)
+        versioned = aggregates(
+            "http_request_seconds",
+            lambda i: {"route": "/b", "service.version": "1.0" if i < 30 else "1.1"}, 30, 45, 2,
+        )  # fmt: skip
+        t = cfg.kafka.topic
+        records = [(a.series.encode(), encode(a)) for a in plain + versioned]
+        records.append((b"junk", b"{not json"))
+        runs = [
+            bench([1.00, 1.02, 0.99, 1.01, 1.00], "a1"),
+            bench([1.01, 0.98, 1.00, 1.02, 0.99], "a2"),
+            bench([1.40, 1.42, 1.39, 1.41, 1.43], "a3"),
+        ]
+        asyncio.run(publish(cfg.kafka.bootstrap_servers, t("aggregates"), records))
+        asyncio.run(
+            publish(cfg.kafka.bootstrap_servers, t("benchmarks"),
+                    [(b"codec.decode", encode(r)) for r in runs])
+        )  # fmt: skip
+
+        def done(got: list[bytes]) -> bool:
+            return len(got) >= 3
+
+        raw = asyncio.run(collect(cfg.kafka.bootstrap_servers, t("regressions"), done, 90))
+        dead = asyncio.run(
+            collect(cfg.kafka.bootstrap_servers, t("deadletter"), lambda g: len(g) >= 1, 30)
+        )
+
+    schema = load("toka.regression.v1")
+    for r in raw:
+        jsonschema.validate(json.loads(r), schema)
+    regs = [decode(r, Regression) for r in raw]
+    by_subject = {r.subject: r for r in regs}
+    assert len(by_subject) == 3, regs
+
+    a = by_subject[series_id("web-1", "http_request_seconds", {"route": "/a"})]
+    assert a.direction == "regression" and a.kind == "series" and a.field == "p95"
+    assert a.change_percent > 20 and a.baseline.n == 20
+    assert a.method in ("mann_whitney_u", "cusum") and a.p_value < 0.05
+
+    b = by_subject[series_id("web-1", "http_request_seconds", {"route": "/b"})]
+    assert (b.baseline_version, b.current_version) == ("1.0", "1.1")
+
+    c = by_subject["codec.decode"]
+    assert c.kind == "benchmark" and c.direction == "regression"
+    assert c.change_percent == pytest.approx(40, abs=3)
+
+    dl = decode(dead[0], DeadLetter)
+    jsonschema.validate(json.loads(dead[0]), load("toka.dead_letter.v1"))
+    assert dl.reason == "not_json" and dl.source_topic == t("aggregates")
