@@ -46,6 +46,20 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
                 exclude_fstypes=s.system.exclude_fstypes,
             )
         )
+    if s.prometheus.enabled and s.prometheus.targets:
+        from agents.sources.prometheus import PrometheusSource, ScrapeTarget
+
+        targets = [
+            ScrapeTarget(str(t.url), t.job or "prometheus", dict(t.labels))
+            for t in s.prometheus.targets
+        ]
+        reg.register(
+            PrometheusSource(
+                targets,
+                interval=s.prometheus.interval_seconds,
+                timeout=s.prometheus.timeout_seconds,
+            )
+        )
     return reg
 
 
@@ -208,4 +222,7 @@ class AgentRuntime:
         await asyncio.gather(*self._loops.values(), return_exceptions=True)
         for server in reversed(self._servers):
             await server.stop()
+        for src in self.sources:
+            if close := getattr(src, "close", None):
+                await close()
         await self.publisher.close(self.cfg.agent.publisher.shutdown_timeout_seconds)

@@ -1,0 +1,155 @@
+"""Scrape Prometheus text / OpenMetrics endpoints with prometheus_client's parsers.
+
+``parse_exposition`` is pure: text in, samples out. Counters stay counters, histograms become
+one sample per label set with their cumulative buckets, summaries keep their quantiles.
+A target that is down or returns garbage yields ``up=0`` with the reason logged; the
+others, and the agent's other sources, carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.ratelog import RateLimitedLog
+from schemas.records import Sample
+
+__all__ = ["PrometheusSource", "ScrapeTarget", "parse_exposition"]
+
+log = logging.getLogger("toka.agent.prometheus")
+
+ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeTarget:
+    url: str
+    job: str = "prometheus"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def instance(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).netloc
+
+
+def _families(text: str, openmetrics: bool) -> Iterable[Any]:
+    if openmetrics:
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    else:
+        from prometheus_client.parser import text_string_to_metric_families
+    return text_string_to_metric_families(text)
+
+
+def parse_exposition(
+    text: str, target_labels: dict[str, str], openmetrics: bool = False
+) -> list[Sample]:
+    """Samples of one scrape. Raises ValueError on text that is not an exposition."""
+    out: list[Sample] = []
+    for fam in _families(text, openmetrics):
+        if fam.type in ("histogram", "gaugehistogram"):
+            out += _histograms(fam, target_labels)
+            continue
+        kind = "counter" if fam.type == "counter" else "gauge"
+        for s in fam.samples:
+            # Creation timestamps are not values; JSON has no NaN/Inf, so those are skipped.
+            if s.name.endswith("_created") or not math.isfinite(s.value):
+                continue
+            sample_kind = kind
+            if fam.type == "summary" and s.name.endswith(("_sum", "_count")):
+                sample_kind = "counter"
+            out.append(
+                Sample(
+                    name=s.name,
+                    value=float(s.value),
+                    type=sample_kind,  # type: ignore[arg-type]
+                    labels={**target_labels, **s.labels},
+                    ts=float(s.timestamp) if s.timestamp is not None else None,
+                )
+            )
+    return out
+
+
+def _histograms(fam: Any, target_labels: dict[str, str]) -> list[Sample]:
+    series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+    for s in fam.samples:
+        labels = {k: v for k, v in s.labels.items() if k != "le"}
+        h = series.setdefault(tuple(sorted(labels.items())), {"buckets": [], "labels": labels})
+        if s.name.endswith("_bucket"):
+            h["buckets"].append((float(s.labels["le"]), float(s.value)))
+        elif s.name.endswith(("_sum", "_gsum")):
+            h["sum"] = float(s.value)
+        elif s.name.endswith(("_count", "_gcount")):
+            h["count"] = float(s.value)
+    out = []
+    for h in series.values():
+        buckets = sorted(h["buckets"])
+        count = h.get("count", buckets[-1][1] if buckets else 0.0)
+        if not math.isfinite(count):
+            continue
+        out.append(
+            Sample(
+                name=fam.name,
+                value=float(count),
+                type="histogram",
+                labels={**target_labels, **h["labels"]},
+                # The +Inf bucket is implied by ``value`` (schema: JSON has no infinity).
+                buckets=[(le, c) for le, c in buckets if math.isfinite(le)],
+                sum=h.get("sum"),
+            )
+        )
+    return out
+
+
+class PrometheusSource:
+    name = "prometheus"
+
+    def __init__(self, targets: list[ScrapeTarget], interval: float = 15.0, timeout: float = 5.0):
+        self.targets = targets
+        self.interval = interval
+        self.timeout = timeout
+        self._session: Any = None
+        self._log = RateLimitedLog(log)
+
+    async def collect(self) -> list[Sample]:
+        results = await asyncio.gather(*(self._scrape(t) for t in self.targets))
+        return [s for batch in results for s in batch]
+
+    async def _scrape(self, target: ScrapeTarget) -> list[Sample]:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"Accept": ACCEPT}
+            )
+        labels = {"job": target.job, "instance": target.instance, **target.labels}
+        t0 = time.perf_counter()
+        try:
+            async with self._session.get(target.url) as resp:
+                if resp.status != 200:
+                    raise ValueError(f"HTTP {resp.status}")
+                text = await resp.text()
+                om = resp.headers.get("Content-Type", "").startswith("application/openmetrics-text")
+            samples = await asyncio.to_thread(parse_exposition, text, labels, om)
+            up = 1.0
+        except (aiohttp.ClientError, TimeoutError, ValueError, UnicodeDecodeError) as exc:
+            reason = str(exc) or type(exc).__name__
+            self._log.log(logging.WARNING, target.url, "scrape %s failed: %s", target.url, reason)
+            samples, up = [], 0.0
+        took = time.perf_counter() - t0
+        return [
+            *samples,
+            Sample(name="up", value=up, labels=labels),
+            Sample(name="scrape_duration_seconds", value=took, labels=labels),
+            Sample(name="scrape_samples_scraped", value=float(len(samples)), labels=labels),
+        ]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
