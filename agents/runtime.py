@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any
 from agents.batch import metric_batch, metric_record
 from agents.limits import cap_samples
 from agents.publish.kafka import KafkaSink, producer_options
-from agents.publish.publisher import Publisher
+from agents.publish.publisher import OutRecord, Publisher
 from agents.publish.spool import Spool
 from agents.ratelog import RateLimitedLog
 from agents.redact import Redactor
 from agents.selfmetrics import AgentMetrics
 from agents.sources.base import Source, SourceRegistry
+from agents.spans.intake import SpanIntake
 
 if TYPE_CHECKING:
     from schemas.config import TokaConfig
     from schemas.records import Sample
 
-__all__ = ["AgentRuntime", "build_publisher", "build_sources"]
+__all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources"]
 
 log = logging.getLogger("toka.agent")
 
@@ -94,6 +95,27 @@ def build_publisher(cfg: TokaConfig, metrics: AgentMetrics) -> Publisher:
     )
 
 
+def build_intake(
+    cfg: TokaConfig, emit: Callable[[OutRecord], None], metrics: AgentMetrics
+) -> SpanIntake:
+    """Sampling (performance.tracing_sample_rate), limits and redaction for spans."""
+    from agents.limits import TokenBucket
+    from agents.spans.sampling import TraceSampler
+
+    otlp = cfg.agent.sources.otlp
+    return SpanIntake(
+        host=cfg.agent.host,
+        topic=cfg.kafka.topic("spans"),
+        emit=emit,
+        metrics=metrics,
+        sampler=TraceSampler(cfg.performance.tracing_sample_rate),
+        limiter=TokenBucket(cfg.agent.limits.max_spans_per_second),
+        redactor=Redactor.from_config(cfg.agent.redaction),
+        max_spans=otlp.batch_max_spans,
+        max_age=otlp.batch_max_age_seconds,
+    )
+
+
 class AgentRuntime:
     def __init__(
         self,
@@ -114,6 +136,8 @@ class AgentRuntime:
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._servers: list[Any] = []
         self.http_port: int | None = None
+        self.otlp_port: int | None = None
+        self.intake: SpanIntake | None = None
         self.failures: list[str] = []  # components that could not start (e.g. port in use)
         self._log = RateLimitedLog(log)
 
@@ -173,6 +197,23 @@ class AgentRuntime:
             server = HttpServer(make_app(self.metrics.registry, self.health), http.host, http.port)
             if await self._start_server("http", server):
                 self.http_port = server.port
+        otlp = self.cfg.agent.sources.otlp
+        if otlp.enabled and self.cfg.performance.tracing_enabled:
+            from agents.http import HttpServer
+            from agents.spans.receiver import make_receiver_app
+
+            self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
+            app = make_receiver_app(self.intake, self.metrics, otlp.max_body_bytes)
+            if await self._start_server("otlp", HttpServer(app, otlp.host, otlp.port)):
+                self.otlp_port = self._servers[-1].port
+                every = otlp.batch_max_age_seconds / 2
+                self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+
+    async def _flush_spans(self, every: float) -> None:
+        assert self.intake is not None
+        while True:
+            await asyncio.sleep(every)
+            self.intake.flush_due()
 
     async def _start_server(self, name: str, server: Any) -> bool:
         try:
@@ -225,4 +266,6 @@ class AgentRuntime:
         for src in self.sources:
             if close := getattr(src, "close", None):
                 await close()
+        if self.intake is not None:
+            self.intake.flush_all()
         await self.publisher.close(self.cfg.agent.publisher.shutdown_timeout_seconds)

@@ -9,6 +9,7 @@ replayed first (oldest sequence number first); this process writes to new segmen
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import struct
@@ -18,9 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-__all__ = ["Spool", "SpoolAppend", "decode_payload", "encode_payload"]
+from agents.errors import AgentError
+
+__all__ = ["Spool", "SpoolAppend", "SpoolLockedError", "decode_payload", "encode_payload"]
 
 log = logging.getLogger("toka.agent.spool")
+
+
+class SpoolLockedError(AgentError):
+    pass
+
 
 MAGIC = b"TKS1"
 _HEADER = struct.Struct(">4sII")  # magic, crc32, length
@@ -49,6 +57,19 @@ def _frame(payload: bytes) -> bytes:
     return MAGIC + struct.pack(">I", crc) + length + payload
 
 
+def _lock_dir(directory: Path) -> BinaryIO:
+    """One process per spool directory: two writers would interleave sequence numbers."""
+    f = open(directory / ".lock", "wb")  # noqa: SIM115 - held for the spool's lifetime
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise SpoolLockedError(
+            f"spool directory {directory} is in use by another process"
+        ) from None
+    return f
+
+
 @dataclass(slots=True)
 class _Segment:
     path: Path
@@ -72,6 +93,7 @@ class Spool:
     ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock: BinaryIO | None = _lock_dir(self.dir)
         self.max_bytes = max_bytes
         self.segment_bytes = min(segment_bytes, max_bytes)
         self.drop_policy = drop_policy
@@ -243,3 +265,6 @@ class Spool:
 
     def close(self) -> None:
         self._close_writer()
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None

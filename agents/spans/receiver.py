@@ -1,0 +1,121 @@
+"""The OTLP/HTTP trace receiver: ``POST /v1/traces``, protobuf or JSON, gzip or not.
+
+Per the OTLP spec: 200 with an ExportTraceServiceResponse (partial success when spans were
+refused by the rate limit), 400 with a Status for a malformed body, 413 for an oversized
+one, 415 for another content type. A bad request never takes the receiver down.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+
+from agents.ratelog import RateLimitedLog
+from agents.selfmetrics import AgentMetrics
+from agents.spans.convert import from_otlp_json, from_otlp_proto
+from agents.spans.intake import Accepted, SpanIntake
+
+__all__ = ["make_receiver_app"]
+
+log = logging.getLogger("toka.agent.otlp")
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_INVALID_ARGUMENT = 3
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _status_proto(code: int, message: str) -> bytes:
+    """google.rpc.Status {code = 1; message = 2}, encoded by hand (no extra dependency)."""
+    msg = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(msg)) + msg
+
+
+def make_receiver_app(intake: SpanIntake, metrics: AgentMetrics, max_body: int) -> web.Application:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+
+    rlog = RateLimitedLog(log)
+
+    def _accept(ctype: str, body: bytes) -> Accepted:
+        if ctype == PROTOBUF:
+            try:
+                req = ExportTraceServiceRequest.FromString(body)
+            except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
+                raise _Reject(
+                    400, "malformed", f"not an ExportTraceServiceRequest: {exc}"
+                ) from None
+            groups = list(from_otlp_proto(req))
+        else:
+            try:
+                groups = list(from_otlp_json(orjson.loads(body)))
+            except orjson.JSONDecodeError as exc:
+                raise _Reject(400, "malformed", f"not JSON: {exc}") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise _Reject(400, "malformed", f"not OTLP/JSON traces: {exc!r}") from None
+        return intake.add(groups)
+
+    async def traces(request: web.Request) -> web.Response:
+        ctype = request.content_type
+        try:
+            if ctype not in (PROTOBUF, JSON):
+                raise _Reject(415, "content_type", f"Content-Type must be {PROTOBUF} or {JSON}")
+            if (request.content_length or 0) > max_body:
+                raise _Reject(413, "too_large", f"body over {max_body} bytes")
+            try:
+                # aiohttp inflates gzip/deflate bodies itself and applies client_max_size to
+                # the inflated size, which also stops a decompression bomb.
+                raw = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise _Reject(413, "too_large", f"body over {max_body} bytes") from None
+            accepted = _accept(ctype, raw)
+        except _Reject as r:
+            metrics.requests_rejected.labels(r.reason).inc()
+            rlog.log(
+                logging.WARNING, r.reason, "OTLP request refused (%d): %s", r.status, r.message
+            )
+            if ctype == JSON:
+                return web.json_response(
+                    {"code": _INVALID_ARGUMENT, "message": r.message}, status=r.status
+                )
+            return web.Response(
+                body=_status_proto(_INVALID_ARGUMENT, r.message),
+                status=r.status,
+                content_type=PROTOBUF,
+            )
+        resp = ExportTraceServiceResponse()
+        if accepted.rejected:
+            resp.partial_success.rejected_spans = accepted.rejected
+            resp.partial_success.error_message = "over the agent's spans-per-second limit"
+        if ctype == JSON:
+            body_out: dict[str, object] = {}
+            if accepted.rejected:
+                body_out["partialSuccess"] = {
+                    "rejectedSpans": str(accepted.rejected),
+                    "errorMessage": resp.partial_success.error_message,
+                }
+            return web.json_response(body_out)
+        return web.Response(body=resp.SerializeToString(), content_type=PROTOBUF)
+
+    # aiohttp enforces the size for chunked bodies too (413 via HTTPRequestEntityTooLarge).
+    app = web.Application(client_max_size=max_body)
+    app.router.add_post("/v1/traces", traces)
+    return app
