@@ -12,7 +12,7 @@ from agents.errors import KafkaUnavailableError
 if TYPE_CHECKING:
     from agents.publish.publisher import OutRecord
 
-__all__ = ["KafkaSink", "producer_options"]
+__all__ = ["KafkaSink", "describe", "producer_options"]
 
 log = logging.getLogger("toka.agent.kafka")
 
@@ -44,6 +44,26 @@ def producer_options(
     }
 
 
+def describe(options: dict[str, Any]) -> str:
+    """Where and how we connect, for error messages (never the password)."""
+    proto = options.get("security_protocol", "PLAINTEXT")
+    text = f"{options.get('bootstrap_servers')} ({proto}"
+    if proto.startswith("SASL"):
+        text += f", {options.get('sasl_mechanism')} as {options.get('sasl_plain_username')!r}"
+    return text + ")"
+
+
+def _hint(options: dict[str, Any]) -> str:
+    # aiokafka reports a refused SASL handshake or TLS failure only as "Unable to bootstrap";
+    # say what to check.
+    proto = options.get("security_protocol", "PLAINTEXT")
+    if proto.startswith("SASL"):
+        return "; check that the broker enables this SASL mechanism and the credentials"
+    if proto == "SSL":
+        return "; check the broker's TLS listener, the CA file and the certificate's host name"
+    return ""
+
+
 class KafkaSink:
     """Sends records in order, all or raise. A failure discards the producer so the next
     attempt starts from a fresh connection (a restarted broker may have lost its topics)."""
@@ -52,6 +72,7 @@ class KafkaSink:
         self._options = options
         self._timeout = timeout_s
         self._producer: Any = None
+        self.where = describe(options)
 
     async def _ensure(self) -> Any:
         if self._producer is None:
@@ -62,8 +83,9 @@ class KafkaSink:
                 await asyncio.wait_for(producer.start(), self._timeout)
             except Exception as exc:
                 await _quiet_stop(producer)
-                where = self._options.get("bootstrap_servers")
-                raise KafkaUnavailableError(f"cannot connect to Kafka at {where}: {exc!r}") from exc
+                raise KafkaUnavailableError(
+                    f"cannot connect to Kafka at {self.where}: {exc!r}{_hint(self._options)}"
+                ) from exc
             self._producer = producer
         return self._producer
 

@@ -43,12 +43,18 @@ def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, expect: int = 1, timeout: float = 15.0
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int = 1,
+    timeout: float = 15.0,
+    options: dict[str, Any] | None = None,
 ) -> list[tuple[bytes | None, Any]]:
     """(key, decoded record) of every record in ``topic`` from the start, waiting until at
     least ``expect`` arrived or ``timeout`` passed."""
+    opts = {"bootstrap_servers": bootstrap, **(options or {})}
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic, auto_offset_reset="earliest", enable_auto_commit=False, **opts
     )
     await consumer.start()
     out: list[tuple[bytes | None, Any]] = []
