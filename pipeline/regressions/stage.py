@@ -33,7 +33,12 @@ from schemas.analytics import BaselineCommand, BenchmarkResult
 from schemas.config import TokaConfig
 from schemas.errors import DecodeError
 
-__all__ = ["STATE_TABLE", "command_topic", "install", "subject_topic"]
+__all__ = ["STATE_TABLE", "TOPIC_KINDS", "command_topic", "install", "subject_topic"]
+
+#: Topics of this stage besides the pipeline's own: create them with the configured
+#: partition count before a worker starts (a broker's auto-created default would not
+#: match the table's changelog).
+TOPIC_KINDS = ("baseline-commands", "regressions-by-subject")
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +46,11 @@ STATE_TABLE = "toka-regression-state"
 
 
 def command_topic(cfg: TokaConfig) -> str:
-    return cfg.kafka.topic("baseline-commands")
+    return cfg.kafka.topic(TOPIC_KINDS[0])
 
 
 def subject_topic(cfg: TokaConfig) -> str:
-    return cfg.kafka.topic("regressions-by-subject")
+    return cfg.kafka.topic(TOPIC_KINDS[1])
 
 
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:

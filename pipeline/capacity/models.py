@@ -1,0 +1,144 @@
+"""Trend models for capacity: linear, exponential, logarithmic, Holt-Winters.
+
+Each fit takes time in days (``t``, increasing) and values ``y`` and returns a Fitted that
+predicts the mean and a 95% prediction interval at future times. Linear, exponential and
+logarithmic are least squares on a transformed axis (closed form, microseconds); the
+intervals are the OLS prediction interval on that axis. Holt-Winters is statsmodels'
+ExponentialSmoothing with additive trend and season, on evenly spaced points.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Fitted", "MODELS", "fit_exponential", "fit_holt_winters", "fit_linear", "fit_log"]
+
+Z95 = 1.96
+HW_MAX_POINTS = 1000
+
+
+class Fitted(Protocol):
+    name: str
+
+    def predict(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _LeastSquares:
+    """y' = a + b x' where x' = fx(t) and y = fy_inv(y'); a, b and OLS interval terms."""
+
+    name: str
+    a: float
+    b: float
+    s: float
+    n: int
+    xbar: float
+    sxx: float
+    x_shift: float
+    log_x: bool
+    log_y: bool
+
+    def _x(self, t: np.ndarray) -> np.ndarray:
+        return np.log(t + self.x_shift) if self.log_x else t
+
+    def predict(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = self._x(np.asarray(t, dtype=float))
+        mean = self.a + self.b * x
+        se = self.s * np.sqrt(1.0 + 1.0 / self.n + (x - self.xbar) ** 2 / self.sxx)
+        lo, hi = mean - Z95 * se, mean + Z95 * se
+        if self.log_y:
+            # exp() of large extrapolations overflows to inf: cap at a huge finite value
+            return tuple(np.exp(np.minimum(v, 700.0)) for v in (mean, lo, hi))  # type: ignore[return-value]
+        return mean, lo, hi
+
+
+def _ols(name: str, x: np.ndarray, y: np.ndarray, **kw: object) -> _LeastSquares | None:
+    n = x.size
+    if n < 3:
+        return None
+    xbar = float(x.mean())
+    sxx = float(((x - xbar) ** 2).sum())
+    if sxx <= 0:
+        return None
+    b = float(((x - xbar) * (y - y.mean())).sum() / sxx)
+    a = float(y.mean() - b * xbar)
+    resid = y - (a + b * x)
+    s = math.sqrt(float((resid**2).sum()) / max(n - 2, 1))
+    return _LeastSquares(name, a, b, s, n, xbar, sxx, **kw)  # type: ignore[arg-type]
+
+
+def fit_linear(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted | None:
+    return _ols("linear", t, y, x_shift=0.0, log_x=False, log_y=False)
+
+
+def fit_exponential(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted | None:
+    if (y <= 0).any():
+        return None
+    return _ols("exponential", t, np.log(y), x_shift=0.0, log_x=False, log_y=True)
+
+
+def fit_log(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted | None:
+    # Shift so log() is defined at the first point; one median step keeps it from a pole.
+    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+    shift = max(step, 1e-6) - float(t[0])
+    return _ols("logarithmic", np.log(t + shift), y, x_shift=shift, log_x=True, log_y=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _HoltWinters:
+    name: str
+    t_last: float
+    step: float
+    forecast_fn: object
+    sigma: float
+    alpha: float
+    _path: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def predict(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = np.asarray(t, dtype=float)
+        h = np.maximum(np.rint((t - self.t_last) / self.step).astype(int), 1)
+        need = int(h.max())
+        if self._path.size < need:  # one forecast run serves every later horizon
+            object.__setattr__(self, "_path", np.asarray(self.forecast_fn(max(need, 24 * 400))))  # type: ignore[operator]
+        mean = self._path[h - 1]
+        # ETS(A,A,A) interval, to first order in the smoothing: sigma * sqrt(1 + (h-1) a^2)
+        se = self.sigma * np.sqrt(1.0 + (h - 1) * self.alpha**2)
+        return mean, mean - Z95 * se, mean + Z95 * se
+
+
+def fit_holt_winters(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted | None:
+    """Additive trend and season; needs evenly spaced points and two full seasons."""
+    if season is None or season < 2 or y.size < 2 * season + 2:
+        return None
+    # The recent past carries the season; a cap keeps the fit cost flat (~25 ms).
+    keep = max(HW_MAX_POINTS, 2 * season + 2)
+    t, y = t[-keep:], y[-keep:]
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter; a bad fit loses on hold-out
+        try:
+            res = ExponentialSmoothing(
+                y, trend="add", seasonal="add", seasonal_periods=season,
+                initialization_method="heuristic",
+            ).fit(use_brute=False)  # fmt: skip
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+    resid = y - res.fittedvalues
+    sigma = float(np.sqrt(np.mean(resid**2)))
+    step = float(np.median(np.diff(t)))
+    alpha = float(res.params.get("smoothing_level", 0.5) or 0.0)
+    return _HoltWinters("holt_winters", float(t[-1]), step, res.forecast, sigma, alpha)
+
+
+MODELS = {
+    "linear": fit_linear,
+    "exponential": fit_exponential,
+    "logarithmic": fit_log,
+    "holt_winters": fit_holt_winters,
+}
