@@ -32,6 +32,7 @@ async def _create_topics(cfg: TokaConfig) -> None:
     """The pipeline's topics plus the analytics stages' own re-keying topics."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    from pipeline.anomalies.stage import TOPIC_KINDS as ANOMALIES
     from pipeline.capacity.stage import TOPIC_KINDS as CAPACITY
     from pipeline.regressions.stage import TOPIC_KINDS as REGRESSIONS
 
@@ -39,7 +40,7 @@ async def _create_topics(cfg: TokaConfig) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka.bootstrap_servers)
     await admin.start()
     try:
-        names = [cfg.kafka.topic(k) for k in (*REGRESSIONS, *CAPACITY)]
+        names = [cfg.kafka.topic(k) for k in (*REGRESSIONS, *CAPACITY, *ANOMALIES)]
         await admin.create_topics([NewTopic(n, cfg.pipeline.partitions, 1) for n in names])
     finally:
         await admin.close()

@@ -1,0 +1,122 @@
+"""Faust adapter of the anomaly stage: aggregates -> robust/STL scores and leak suspects.
+
+Ordinary series are scored where they arrive (keyed by series id). Process RSS and the
+host's memory series are re-keyed by host onto a by-host topic, so a process's growth and
+its host's free memory meet on one partition (time to exhaustion needs both).
+"""
+
+from __future__ import annotations
+
+import logging
+from fnmatch import fnmatchcase
+from typing import Any
+
+import faust
+
+from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
+from pipeline.anomalies.records import leak_anomaly, score_anomaly
+from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
+from pipeline.deadletter import dead_letter
+from pipeline.stage_errors import ProcessingGuard
+from pipeline.tables import PartitionView, partitioned_table
+from schemas import WindowAggregate, decode, encode
+from schemas.config import TokaConfig
+from schemas.errors import DecodeError
+
+__all__ = ["TOPIC_KINDS", "host_topic", "install"]
+
+log = logging.getLogger(__name__)
+
+#: Topics of this stage besides the pipeline's own (create them up front, like the rest).
+TOPIC_KINDS = ("anomalies-by-host",)
+HOST_USED = "system_memory_used_bytes"
+
+
+def host_topic(cfg: TokaConfig) -> str:
+    return cfg.kafka.topic(TOPIC_KINDS[0])
+
+
+def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+    ac = cfg.analytics.anomalies
+    if not ac.enabled:
+        return
+    sp = ScoreParams(
+        history=ac.history_windows, min_history=ac.min_history, threshold=ac.threshold,
+        periods_s=tuple(ac.seasonal_periods_seconds),
+        buckets_per_period=ac.seasonal_buckets_per_period, min_strength=ac.seasonal_min_strength,
+    )  # fmt: skip
+    lp = LeakParams(
+        bucket_s=ac.leak_bucket_seconds, min_hours=ac.leak_min_hours,
+        keep_hours=max(24.0, 2 * ac.leak_min_hours),
+        min_growth_percent=ac.leak_min_growth_percent, cooldown_s=ac.leak_cooldown_hours * 3600,
+    )  # fmt: skip
+    host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED}
+    table = partitioned_table(app, "toka-anomaly-state", cfg.pipeline.partitions)
+    guard = ProcessingGuard("anomalies")
+    agg_name = cfg.kafka.topic("aggregates")
+    by_host = app.topic(host_topic(cfg), key_type=bytes, value_type=bytes)
+    source = app.topic(agg_name, host_topic(cfg), key_type=bytes, value_type=bytes)
+
+    def wants(name: str) -> bool:
+        return not ac.series or any(fnmatchcase(name, p) for p in ac.series)
+
+    def on_series(agg: WindowAggregate, states: PartitionView) -> list[Any]:
+        out = []
+        for f in ac.fields:
+            value = getattr(agg, f, None)
+            if not isinstance(value, int | float):
+                continue
+            key = f"r|{agg.series}|{f}"
+            st = SeriesState.restore(states[key]) if key in states else SeriesState()
+            sc = score_value(st, float(value), agg.window_end, sp)
+            states[key] = st.snapshot()
+            if sc is not None and sc.is_anomaly(ac.threshold):
+                out.append(score_anomaly(agg, f, float(value), sc, threshold=ac.threshold))
+        return out
+
+    def on_host(agg: WindowAggregate, states: PartitionView) -> list[Any]:
+        hk = f"h|{agg.host}"
+        host = states.get(hk) or {}
+        if agg.name != ac.leak_series:
+            host = {**host, agg.name: agg.last}
+            states[hk] = host
+            return []
+        total, used = host.get(ac.host_memory_total_series), host.get(HOST_USED)
+        free = total - used if total is not None and used is not None else None
+        key = f"p|{agg.series}"
+        st = LeakState.restore(states[key]) if key in states else LeakState()
+        verdict = observe_rss(st, agg.window_end, agg.mean, lp, free)
+        states[key] = st.snapshot()
+        return [] if verdict is None else [leak_anomaly(agg, verdict)]
+
+    @app.agent(source, name="toka-anomalies")
+    async def anomalies(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            raw: bytes = event.value
+            with guard.record():
+                try:
+                    agg = decode(raw, WindowAggregate)
+                except DecodeError as exc:
+                    guard.count("decode")
+                    record = dead_letter(
+                        exc.reason, str(exc), msg.topic, raw,
+                        key=msg.key, partition=msg.partition, offset=msg.offset,
+                    )  # fmt: skip
+                    await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
+                    continue
+                states = PartitionView(table, msg.partition)
+                if agg.name in host_series:
+                    if msg.topic == agg_name:
+                        await by_host.send(key=agg.host.encode(), value=raw)
+                        continue
+                    found = on_host(agg, states)
+                elif wants(agg.name):
+                    found = on_series(agg, states)
+                else:
+                    continue
+                for a in found:
+                    guard.count(a.kind)
+                    await topics.anomalies.send(key=a.series.encode(), value=encode(a))
+
+    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
