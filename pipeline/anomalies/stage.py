@@ -55,7 +55,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     guard = ProcessingGuard("anomalies")
     agg_name = cfg.kafka.topic("aggregates")
     by_host = app.topic(host_topic(cfg), key_type=bytes, value_type=bytes)
-    source = app.topic(agg_name, host_topic(cfg), key_type=bytes, value_type=bytes)
+    source = app.topic(
+        agg_name, host_topic(cfg), key_type=bytes, value_type=bytes, **_declared(cfg)
+    )
 
     def wants(name: str) -> bool:
         return not ac.series or any(fnmatchcase(name, p) for p in ac.series)
@@ -120,3 +122,10 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await topics.anomalies.send(key=a.series.encode(), value=encode(a))
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+
+
+def _declared(cfg: TokaConfig) -> dict[str, Any]:
+    # internal=True makes Faust create any missing topic of the agent before subscribing,
+    # with the configured partition count; a broker's auto-created default could differ
+    # from the table changelog's and crash the worker ("Unrecognized partition").
+    return {"internal": True, "partitions": cfg.pipeline.partitions}

@@ -59,7 +59,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     agg_name = cfg.kafka.topic("aggregates")
     res_name = resource_topic(cfg)
     by_resource = app.topic(res_name, key_type=bytes, value_type=bytes)
-    source = app.topic(agg_name, res_name, key_type=bytes, value_type=bytes)
+    source = app.topic(agg_name, res_name, key_type=bytes, value_type=bytes, **_declared(cfg))
 
     def on_resource(agg: WindowAggregate, states: PartitionView) -> None:
         res = resource_key(agg.host, agg.labels)
@@ -159,3 +159,10 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+
+
+def _declared(cfg: TokaConfig) -> dict[str, Any]:
+    # internal=True makes Faust create any missing topic of the agent before subscribing,
+    # with the configured partition count; a broker's auto-created default could differ
+    # from the table changelog's and crash the worker ("Unrecognized partition").
+    return {"internal": True, "partitions": cfg.pipeline.partitions}

@@ -65,7 +65,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     names["commands"] = command_topic(cfg)
     names["by_subject"] = subject_topic(cfg)
     by_subject = app.topic(names["by_subject"], key_type=bytes, value_type=bytes)
-    source = app.topic(*names.values(), key_type=bytes, value_type=bytes)
+    source = app.topic(*names.values(), key_type=bytes, value_type=bytes, **_declared(cfg))
 
     async def emit(record: Any) -> None:
         await topics.regressions.send(key=record.subject.encode(), value=encode(record))
@@ -171,3 +171,10 @@ async def _dead(topics: Any, reason: str, error: str, raw: bytes, msg: Any) -> N
 def decode_state(value: bytes) -> dict[str, Any]:
     """A table value as written to the changelog (for ``toka baseline list``)."""
     return msgspec.json.decode(value)
+
+
+def _declared(cfg: TokaConfig) -> dict[str, Any]:
+    # internal=True makes Faust create any missing topic of the agent before subscribing,
+    # with the configured partition count; a broker's auto-created default could differ
+    # from the table changelog's and crash the worker ("Unrecognized partition").
+    return {"internal": True, "partitions": cfg.pipeline.partitions}

@@ -28,24 +28,6 @@ def _flatten(prefix: str, value: object, out: dict[str, str]) -> None:
         out[prefix] = value if isinstance(value, str) else json.dumps(value)
 
 
-async def _create_topics(cfg: TokaConfig) -> None:
-    """The pipeline's topics plus the analytics stages' own re-keying topics."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    from pipeline.anomalies.stage import TOPIC_KINDS as ANOMALIES
-    from pipeline.capacity.stage import TOPIC_KINDS as CAPACITY
-    from pipeline.regressions.stage import TOPIC_KINDS as REGRESSIONS
-
-    await ensure_topics(cfg)
-    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        names = [cfg.kafka.topic(k) for k in (*REGRESSIONS, *CAPACITY, *ANOMALIES)]
-        await admin.create_topics([NewTopic(n, cfg.pipeline.partitions, 1) for n in names])
-    finally:
-        await admin.close()
-
-
 @contextmanager
 def stage_worker(
     broker: EmbeddedBroker, stage: str, tmp: Path, analytics: dict[str, object]
@@ -67,7 +49,7 @@ def stage_worker(
         "PYTHONPATH": os.getcwd(),
     }
     _flatten("TOKA_ANALYTICS", analytics, env)
-    asyncio.run(_create_topics(cfg))
+    asyncio.run(ensure_topics(cfg))  # the stage creates its own extra topics
     log = tmp / "worker.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
