@@ -21,6 +21,9 @@ STAGE_MODULES = [
     "pipeline.windows.stage",
     "pipeline.spans.stage",
     "pipeline.sinks.stage",
+    "pipeline.regressions.stage",
+    "pipeline.anomalies.stage",
+    "pipeline.capacity.stage",
 ]
 
 
