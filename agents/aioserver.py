@@ -1,34 +1,10 @@
-"""The agent's own HTTP endpoints: /metrics (Prometheus text) and /healthz (JSON).
-
-Health is 200 while the publisher task and every source loop are alive and 503 otherwise,
-so a supervisor restarts an agent that is up but no longer collecting.
-"""
+"""An aiohttp application served on host:port, for the OTLP receiver."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-__all__ = ["HttpServer", "make_app"]
-
-
-def make_app(registry: CollectorRegistry, health: Callable[[], dict[str, Any]]) -> web.Application:
-    async def metrics(_req: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
-    async def healthz(_req: web.Request) -> web.Response:
-        body = health()
-        return web.json_response(body, status=200 if body.get("status") == "ok" else 503)
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    return app
+__all__ = ["HttpServer"]
 
 
 class HttpServer:

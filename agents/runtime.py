@@ -192,14 +192,14 @@ class AgentRuntime:
         publishing carry on without them rather than crash-looping."""
         http = self.cfg.agent.http
         if http.enabled:
-            from agents.http import HttpServer, make_app
+            from agents.http import MetricsServer
 
-            server = HttpServer(make_app(self.metrics.registry, self.health), http.host, http.port)
+            server = MetricsServer(self.metrics.registry, self.health, http.host, http.port)
             if await self._start_server("http", server):
                 self.http_port = server.port
         otlp = self.cfg.agent.sources.otlp
         if otlp.enabled and self.cfg.performance.tracing_enabled:
-            from agents.http import HttpServer
+            from agents.aioserver import HttpServer
             from agents.spans.receiver import make_receiver_app
 
             self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
