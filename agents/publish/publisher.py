@@ -56,6 +56,7 @@ class Publisher:
         self._m = metrics
         self._spool = spool
         self._queue: deque[OutRecord] = deque()
+        self._inflight: list[OutRecord] = []
         self._queue_size = queue_size
         self._max_bytes = max_record_bytes
         self._backoff = backoff_s
@@ -74,6 +75,10 @@ class Publisher:
             self._drop("too_large")
             return
         if self._spool or len(self._queue) >= self._queue_size:
+            # Older queued records go to disk first so the spool keeps collection order.
+            # (Records already in flight are older still; they reach the spool after these
+            # only if that send then fails: out of order by at most one batch.)
+            self._spill_queue()
             self._to_spool([record])
         else:
             self._queue.append(record)
@@ -91,7 +96,8 @@ class Publisher:
 
     @property
     def pending(self) -> int:
-        return len(self._queue) + (len(self._spool) if self._spool is not None else 0)
+        spooled = len(self._spool) if self._spool is not None else 0
+        return len(self._inflight) + len(self._queue) + spooled
 
     async def close(self, timeout: float) -> None:
         """Flush for up to ``timeout`` seconds, then spool what is left in memory."""
@@ -105,16 +111,16 @@ class Publisher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._queue:
-            left = list(self._queue)
-            self._queue.clear()
-            self._to_spool(left)
+        if self._inflight:  # cancelled mid-send: maybe sent, so maybe a duplicate; never lost
+            self._to_spool(self._inflight)
+            self._inflight = []
+        self._spill_queue()
         if self._spool is not None:
             self._spool.close()
         await self._sink.close()
 
     async def _drained(self) -> None:
-        while self._queue or (self._spool and self.alive):
+        while self._queue or self._inflight or (self._spool and self.alive):
             await asyncio.sleep(0.02)
 
     # -- sending ----------------------------------------------------------------------------
@@ -137,31 +143,31 @@ class Publisher:
                 self._m.broker_up.set(0)
                 self._log.log(logging.WARNING, "send", "Kafka unavailable, spooling: %s", exc)
                 # Everything waiting in memory goes to disk: it survives a restart there.
-                if self._queue:
-                    left = list(self._queue)
-                    self._queue.clear()
-                    self._to_spool(left)
+                self._spill_queue()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
 
     async def _send_from_queue(self) -> None:
-        batch = [self._queue[i] for i in range(min(_BATCH, len(self._queue)))]
+        batch = self._inflight = [
+            self._queue.popleft() for _ in range(min(_BATCH, len(self._queue)))
+        ]
+        self._m.queue_depth.set(len(self._queue))
         t0 = time.perf_counter()
         try:
             acked = await self._sink.send(batch)
         except KafkaUnavailableError as exc:
-            self._account(batch[: exc.acked])
+            self._inflight = []
+            self._count_sent(batch[: exc.acked])
+            self._to_spool(batch[exc.acked :])  # before the queue: they are older
             raise
         finally:
             self._m.send_latency.observe(time.perf_counter() - t0)
-        self._account(batch[:acked])
+        self._inflight = []
+        self._count_sent(batch[:acked])
 
-    def _account(self, sent: list[OutRecord]) -> None:
-        for _ in sent:
-            self._queue.popleft()
+    def _count_sent(self, sent: list[OutRecord]) -> None:
         for r in sent:
             self._m.sent.labels(r.topic).inc()
-        self._m.queue_depth.set(len(self._queue))
 
     async def _send_from_spool(self) -> None:
         assert self._spool is not None
@@ -183,12 +189,17 @@ class Publisher:
     def _commit_spool(self, sent: list[OutRecord]) -> None:
         assert self._spool is not None
         self._spool.commit(len(sent))
-        for r in sent:
-            self._m.sent.labels(r.topic).inc()
+        self._count_sent(sent)
         self._m.replayed.inc(len(sent))
         self._sync_spool_gauges()
 
     # -- spool and drops --------------------------------------------------------------------
+
+    def _spill_queue(self) -> None:
+        if self._queue:
+            left = list(self._queue)
+            self._queue.clear()
+            self._to_spool(left)
 
     def _to_spool(self, records: list[OutRecord]) -> None:
         if self._spool is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from agents.errors import AgentError
+from agents.ratelog import RateLimitedLog
 
 __all__ = ["Spool", "SpoolAppend", "SpoolLockedError", "decode_payload", "encode_payload"]
 
@@ -103,6 +104,7 @@ class Spool:
         self._writer: BinaryIO | None = None
         self._next_seq = 0
         self._peeked: list[int] = []
+        self._log = RateLimitedLog(log)
         self.dropped = 0
         for path in sorted(self.dir.glob("*.seg")):
             self._segments.append(_Segment(path, path.stat().st_size, self._count(path)))
@@ -163,7 +165,7 @@ class Spool:
             self._close_writer()
         self._segments.pop(0)
         self.dropped += seg.records
-        log.warning("spool full: dropped %d oldest records (%s)", seg.records, seg.path.name)
+        self._log.log(logging.WARNING, "full", "spool full: dropped %d oldest records", seg.records)
         seg.path.unlink(missing_ok=True)
 
     def _close_writer(self) -> None:
@@ -245,7 +247,8 @@ class Spool:
     def _resync(self, f: BinaryIO, seg: _Segment, offset: int) -> int:
         """Skip a corrupt region: continue at the next MAGIC after ``offset`` (or the end)."""
         self._on_corrupt(seg.path, offset)
-        log.warning("spool: corrupt record in %s at byte %d; skipping", seg.path.name, offset)
+        self._log.log(logging.WARNING, "corrupt", "spool: corrupt data in %s at byte %d; skipped",
+                      seg.path.name, offset)  # fmt: skip
         f.seek(offset + 1)
         found = f.read(seg.size - offset - 1).find(MAGIC)
         new = seg.size if found < 0 else offset + 1 + found
