@@ -208,7 +208,12 @@ class Publisher:
             return
         for r in records:
             before = self._spool.dropped
-            outcome = self._spool.append(r.topic, r.key, r.value)
+            try:
+                outcome = self._spool.append(r.topic, r.key, r.value)
+            except OSError as exc:  # disk full, directory gone: count, never raise upwards
+                self._drop("spool_error")
+                self._log.log(logging.ERROR, "spool_error", "cannot write the spool: %s", exc)
+                continue
             if outcome == "refused":
                 self._drop("spool_full_newest")
             else:
@@ -224,5 +229,5 @@ class Publisher:
 
     def _sync_spool_gauges(self) -> None:
         if self._spool is not None:
-            self._m.spool_bytes.set(self._spool.bytes)
+            self._m.spool_bytes.set(self._spool.size_bytes)
             self._m.spool_records.set(self._spool.records)

@@ -113,7 +113,7 @@ class Spool:
     # -- sizes ------------------------------------------------------------------------------
 
     @property
-    def bytes(self) -> int:
+    def size_bytes(self) -> int:
         return sum(s.size - s.read_offset for s in self._segments)
 
     @property
@@ -131,7 +131,7 @@ class Spool:
     def append(self, topic: str, key: bytes, value: bytes) -> SpoolAppend:
         frame = _frame(encode_payload(topic, key, value))
         outcome: SpoolAppend = "ok"
-        while self.bytes + len(frame) > self.max_bytes:
+        while self.size_bytes + len(frame) > self.max_bytes:
             if self.drop_policy == "newest" or not self._segments:
                 self.dropped += 1
                 return "refused"

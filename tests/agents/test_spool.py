@@ -28,7 +28,7 @@ def test_replays_in_order_across_segments_and_deletes_them(tmp_path: Path):
     assert len(list(tmp_path.glob("*.seg"))) > 5
     assert s.records == 100
     assert _drain(s) == list(range(100))
-    assert not s and s.bytes == 0 and not list(tmp_path.glob("*.seg"))
+    assert not s and s.size_bytes == 0 and not list(tmp_path.glob("*.seg"))
 
 
 def test_interleaved_append_and_drain_keeps_order(tmp_path: Path):
@@ -59,7 +59,7 @@ def test_survives_reopen_by_a_new_process(tmp_path: Path):
 def test_size_cap_and_drop_policy(tmp_path: Path, policy: str):
     s = Spool(tmp_path, max_bytes=2000, segment_bytes=500, drop_policy=policy)  # type: ignore[arg-type]
     outcomes = [s.append("t", b"k", f"{i:06d}".encode().ljust(50, b".")) for i in range(100)]
-    assert s.bytes <= 2000
+    assert s.size_bytes <= 2000
     kept = _drain(s)
     assert s.dropped == 100 - len(kept) > 0
     if policy == "oldest":
