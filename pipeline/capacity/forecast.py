@@ -55,8 +55,10 @@ def detect_season(y: np.ndarray, periods: Sequence[int], min_acf: float = 0.4) -
             continue
         trend = np.convolve(y, np.ones(p) / p, mode="valid")
         r = y[p // 2 : p // 2 + trend.size] - trend
+        r = r - r.mean()  # an even window sits half a step off: a constant offset
         var = float((r**2).sum())
-        if var <= 0 or r.size <= p:
+        # rounding residue of an exact curve is not a cycle
+        if var <= (1e-6 * float(np.abs(y).mean())) ** 2 * r.size or r.size <= p:
             continue
         acf = float((r[p:] * r[:-p]).sum()) / var
         if acf > best_acf:

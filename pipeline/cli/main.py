@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "alerts_cmd",
     "up_cmd",
     "agent_cmd",
+    "bench_cmd",
+    "baseline_cmd",
 ]
 
 

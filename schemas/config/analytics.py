@@ -88,13 +88,13 @@ class CapacityConfig(Block):
 
 
 class UserBenchmark(Block):
-    """A user-defined benchmark: a shell command or a Python callable ``module:function``."""
+    """A user-defined benchmark: a shell command (judged on its p50 run time) or a Python
+    callable ``module:function`` returning its operation count (judged on throughput)."""
 
     name: str = Field(min_length=1)
     command: str | None = None
     callable: str | None = None
     iterations: int = Field(1, ge=1)
-    higher_is_better: bool = False
 
     @model_validator(mode="after")
     def _one_target(self) -> UserBenchmark:

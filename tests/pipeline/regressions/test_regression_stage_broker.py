@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from pipeline.broker import EmbeddedBroker
+from pipeline.cli.main import main
 from pipeline.windows import series_id
 from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
 from schemas.analytics import BenchmarkResult, LatencyStats, Regression
@@ -52,7 +54,10 @@ def bench(samples: list[float], version: str) -> BenchmarkResult:
 
 
 def test_step_and_slow_benchmark_produce_regressions(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with stage_worker(broker, "pipeline.regressions.stage", tmp_path, SETTINGS) as cfg:
         plain = aggregates("http_request_seconds", lambda i: {"route": "/a"}, 30, 45, 1)
@@ -81,6 +86,24 @@ def test_step_and_slow_benchmark_produce_regressions(
         dead = asyncio.run(
             collect(cfg.kafka.bootstrap_servers, t("deadletter"), lambda g: len(g) >= 1, 30)
         )
+        # toka baseline list reads the stage's table; reset goes through the stage
+        monkeypatch.setenv("TOKA_KAFKA__BOOTSTRAP_SERVERS", cfg.kafka.bootstrap_servers)
+        monkeypatch.setenv("TOKA_KAFKA__TOPIC_PREFIX", cfg.kafka.topic_prefix)
+        monkeypatch.setenv("TOKA_PIPELINE__APP_ID", cfg.pipeline.app_id)
+        capsys.readouterr()
+        assert main(["baseline", "list"]) == 0
+        listed = capsys.readouterr().out
+        subject_a = series_id("web-1", "http_request_seconds", {"route": "/a"})
+        assert subject_a in listed and "codec.decode" in listed and "/regression" in listed
+        assert main(["baseline", "reset", subject_a]) == 0
+        for _ in range(40):
+            capsys.readouterr()
+            main(["baseline", "list"])
+            row = next(ln for ln in capsys.readouterr().out.splitlines() if subject_a in ln)
+            if "learning" in row:
+                break
+            time.sleep(0.5)
+        assert "learning" in row and row.split()[3] == "0"
 
     schema = load("toka.regression.v1")
     for r in raw:
