@@ -75,6 +75,9 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "consumer_auto_offset_reset": "earliest",
         "table_cleanup_interval": 30.0,
         "datadir": str(cfg.pipeline.data_dir),
+        # The windows stage holds acks until its windows close; a rebalance must not wait
+        # for them (the new owner replays the uncommitted records instead).
+        "stream_wait_empty": False,
         "broker_session_timeout": cfg.pipeline.session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, cfg.pipeline.session_timeout_seconds / 10),
         **_app_options(cfg),

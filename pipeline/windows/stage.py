@@ -3,7 +3,9 @@
 One WindowStore per metrics partition (the watermark is per partition). Closed windows go
 to ``toka.aggregates`` and through the alert rules, whose state lives in a changelogged
 table keyed by partition, so a killed or rebalanced worker neither re-fires nor forgets.
-Bad records go to ``toka.deadletter``; a worker never stops on one record.
+Acks are held until a record's windows are emitted (see holdback.py), so open windows are
+rebuilt from Kafka after a crash. Bad records go to ``toka.deadletter``; a worker never
+stops on one record.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import time
 from typing import Any
 
 import faust
-from pipeline.alerts import load_rules
-from pipeline.windows.core import WindowStore
 
+from pipeline.alerts import load_rules
 from pipeline.deadletter import dead_letter
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import PartitionView, partitioned_table
+from pipeline.tables import PartitionView, make_durable, partitioned_table
+from pipeline.windows.core import WindowStore
+from pipeline.windows.holdback import Holdback
 from schemas import MetricBatch, WindowAggregate, decode, encode
 from schemas.config import TokaConfig
 from schemas.errors import DecodeError
@@ -29,27 +32,50 @@ __all__ = ["install"]
 log = logging.getLogger(__name__)
 
 
+def _newest_event_time(batch: MetricBatch) -> float:
+    newest = batch.ts
+    for s in batch.samples:
+        if s.ts is not None and s.ts > newest:
+            newest = s.ts
+    return newest
+
+
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     pc = cfg.pipeline
     rules = load_rules(pc.rules_file, cfg.monitoring.thresholds)
     alert_state = partitioned_table(app, "toka-alert-state", pc.partitions)
     stores: dict[int, WindowStore] = {}
+    held: dict[int, Holdback[Any]] = {}
     guard = ProcessingGuard("windows")
     metrics_topic = cfg.kafka.topic("metrics")
+    span = max(pc.window_seconds) + pc.grace_seconds
+    idle_after = span + pc.idle_close_seconds + 2.0
+    streams: list[faust.StreamT] = []
 
     def store_for(partition: int) -> WindowStore:
         if partition not in stores:
-            stores[partition] = WindowStore(
-                pc.window_seconds, grace=pc.grace_seconds, idle_close=pc.idle_close_seconds
-            )
+            stores[partition] = WindowStore.from_config(pc)
+            held[partition] = Holdback(span, idle_after)
         return stores[partition]
 
     async def emit(partition: int, aggregates: list[WindowAggregate], now: float) -> None:
         states = PartitionView(alert_state, partition)
         for agg in aggregates:
             await topics.aggregates.send(key=agg.series.encode(), value=encode(agg))
-            for alert in rules.evaluate(agg, states, now):
-                await topics.alerts.send(key=alert.fingerprint.encode(), value=encode(alert))
+            await publish_alerts(partition, rules.evaluate(agg, states, now))
+
+    async def publish_alerts(partition: int, alerts: list[Any]) -> None:
+        if not alerts:
+            return
+        # The state change must be durable before anyone hears of it: a worker killed
+        # right after notifying would otherwise restore the old state and notify again.
+        await make_durable(app, alert_state, [partition])
+        for alert in alerts:
+            await topics.alerts.send(key=alert.fingerprint.encode(), value=encode(alert))
+
+    async def release(partition: int, now: float) -> None:
+        for event in held[partition].release(stores[partition].watermark, now):
+            await streams[0].ack(event)
 
     async def to_dead_letter(reason: str, error: str, original: bytes, msg: Any) -> None:
         record = dead_letter(
@@ -60,19 +86,24 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     @app.agent(topics.metrics, name="toka-windows")
     async def windows(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+        manual = stream.noack()
+        streams[:] = [manual]
+        async for event in manual.events():
             msg = event.message
             raw: bytes = event.value
+            partition = msg.partition
             with guard.record():
                 try:
                     batch = decode(raw, MetricBatch)
                 except DecodeError as exc:
                     guard.count("decode")
                     await to_dead_letter(exc.reason, str(exc), raw, msg)
+                    await manual.ack(event)
                     continue
                 now = time.time()
-                store = store_for(msg.partition)
+                store = store_for(partition)
                 late = store.add_batch(batch, now)
+                held[partition].hold(_newest_event_time(batch), now, event)
                 if late:
                     guard.count("late", len(late))
                     late_batch = MetricBatch(
@@ -81,21 +112,26 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     )  # fmt: skip
                     err = f"{len(late)} sample(s) older than the grace period of record {batch.id}"
                     await to_dead_letter("late", err, encode(late_batch), msg)
-                await emit(msg.partition, store.close_due(now), now)
+                await emit(partition, store.close_due(now), now)
+                await release(partition, now)
 
     @app.timer(interval=1.0, name="toka-windows-idle-close")
     async def close_idle() -> None:
         now = time.time()
-        assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == metrics_topic}
+        assigned = {
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == metrics_topic
+        }
         for partition in list(stores):
-            if partition not in assigned:
-                del stores[partition]  # revoked: its new owner rebuilds from the stream
+            if partition not in assigned:  # revoked: its new owner replays the held records
+                del stores[partition]
+                held.pop(partition).drop()
         for partition in assigned:
             with guard.record():
                 if partition in stores:
                     await emit(partition, stores[partition].close_due(now), now)
-                states = PartitionView(alert_state, partition)
-                for alert in rules.tick(states, now):
-                    await topics.alerts.send(key=alert.fingerprint.encode(), value=encode(alert))
+                    await release(partition, now)
+                await publish_alerts(
+                    partition, rules.tick(PartitionView(alert_state, partition), now)
+                )
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
