@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agents.batch import metric_batch, metric_record
+from agents.batch import metric_batch, metric_records
 from agents.limits import cap_samples
 from agents.publish.kafka import KafkaSink, producer_options
 from agents.publish.publisher import OutRecord, Publisher
@@ -113,6 +113,7 @@ def build_intake(
         redactor=Redactor.from_config(cfg.agent.redaction),
         max_spans=otlp.batch_max_spans,
         max_age=otlp.batch_max_age_seconds,
+        max_record_bytes=cfg.agent.publisher.max_record_bytes,
     )
 
 
@@ -155,8 +156,10 @@ class AgentRuntime:
         batch = metric_batch(
             self.cfg.agent.host, source.name, samples, self._clock(), self._resource
         )
-        self.publisher.submit(metric_record(self._topic, batch))
-        self.metrics.collected.labels(source.name).inc()
+        records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
+        for rec in records:
+            self.publisher.submit(rec)
+        self.metrics.collected.labels(source.name).inc(len(records))
         return True
 
     def prepare(self, source: str, samples: list[Sample]) -> list[Sample]:

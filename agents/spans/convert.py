@@ -44,12 +44,14 @@ def _attrs_proto(kvs: Any) -> dict[str, Any]:
 
 
 def from_otlp_proto(req: Any) -> Iterator[ResourceSpans]:
-    """From an ``ExportTraceServiceRequest``."""
+    """From an ``ExportTraceServiceRequest``. Raises ValueError on invalid ids."""
     for rs in req.resource_spans:
         resource = {k: _str(v) for k, v in _attrs_proto(rs.resource.attributes).items()}
         spans: list[Span] = []
         for ss in rs.scope_spans:
             for s in ss.spans:
+                if len(s.trace_id) != 16 or len(s.span_id) != 8:
+                    raise ValueError("trace_id must be 16 bytes and span_id 8 bytes")
                 status = s.status.code
                 spans.append(
                     Span(

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from agents.batch import span_record
+from agents.batch import span_records
 from agents.limits import TokenBucket
 from agents.publish.publisher import OutRecord
 from agents.redact import Redactor
@@ -49,11 +49,13 @@ class SpanIntake:
         redactor: Redactor | None = None,
         max_spans: int = 512,
         max_age: float = 1.0,
+        max_record_bytes: int = 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._host, self._topic, self._emit, self._m = host, topic, emit, metrics
         self._sampler, self._limiter, self._redactor = sampler, limiter, redactor
         self._max_spans, self._max_age, self._clock = max_spans, max_age, clock
+        self._max_bytes = max_record_bytes
         self._pending: dict[tuple[tuple[str, str], ...], _Pending] = {}
 
     def add(self, groups: Iterable[ResourceSpans]) -> Accepted:
@@ -105,5 +107,7 @@ class SpanIntake:
 
     def _publish(self, resource: dict[str, str], spans: list[Span]) -> None:
         batch = SpanBatch(id=new_id(), host=self._host, spans=spans, resource=resource)
-        self._emit(span_record(self._topic, batch))
-        self._m.collected.labels("spans").inc()
+        records = span_records(self._topic, batch, self._max_bytes)
+        for rec in records:
+            self._emit(rec)
+        self._m.collected.labels("spans").inc(len(records))

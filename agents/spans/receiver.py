@@ -63,7 +63,10 @@ def make_receiver_app(intake: SpanIntake, metrics: AgentMetrics, max_body: int) 
                 raise _Reject(
                     400, "malformed", f"not an ExportTraceServiceRequest: {exc}"
                 ) from None
-            groups = list(from_otlp_proto(req))
+            try:
+                groups = list(from_otlp_proto(req))
+            except ValueError as exc:
+                raise _Reject(400, "malformed", str(exc)) from None
         else:
             try:
                 groups = list(from_otlp_json(orjson.loads(body)))

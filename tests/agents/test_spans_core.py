@@ -67,3 +67,34 @@ def test_intake_limits_and_sampling_are_counted():
     assert len(decode(out[-1].value).spans) == 5
     assert m.value("toka_agent_spans_dropped_total", reason="max_spans_per_second") == 3
     assert m.value("toka_agent_spans_sampled_out_total") == 8
+
+
+def test_oversized_batches_are_split_not_dropped():
+    from agents.batch import metric_batch, metric_records, span_records
+    from schemas.records import MetricBatch, Sample
+
+    samples = [Sample(name="s", value=i, labels={"k": "v" * 50}) for i in range(1000)]
+    batch = metric_batch("h", "prometheus", samples, 1.0, {})
+    records = metric_records("m", batch, max_bytes=10_000)
+    decoded = [decode(r.value, MetricBatch) for r in records]
+    assert all(len(r.value) <= 10_000 for r in records) and len(records) > 5
+    assert [s.value for b in decoded for s in b.samples] == list(range(1000))  # order kept
+    assert len({b.id for b in decoded}) == len(records)
+    assert len(metric_records("m", batch, max_bytes=10**9)) == 1
+    spans = SpanBatch(id="x", host="h", spans=[_span("a" * 32, i) for i in range(300)])
+    parts = [decode(r.value, SpanBatch) for r in span_records("s", spans, max_bytes=5_000)]
+    assert sum(len(p.spans) for p in parts) == 300 and len(parts) > 2
+
+
+def test_invalid_protobuf_ids_are_refused():
+    import pytest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from agents.spans.convert import from_otlp_proto
+
+    req = ExportTraceServiceRequest()
+    req.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\x01" * 3, span_id=b"\x02" * 8)
+    with pytest.raises(ValueError, match="16 bytes"):
+        list(from_otlp_proto(req))
