@@ -1,6 +1,7 @@
 """The worker on the real broker: metrics -> windows -> alerts, bad records -> dead letter.
 
-One real `toka worker` process for the module; each test uses its own host name.
+One real `toka worker` process for the module; each test uses its own host name and its
+own metrics partition (the watermark is per partition, so tests cannot move each other's).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def test_high_cpu_fires_critical_then_low_cpu_resolves(worker: TokaConfig)
     await publish(bs, worker.kafka.topic("metrics"), [
         (key, encode(batch(host, t + 0.1, cpu=95))),
         (key, encode(batch(host, t + 0.5, cpu=96))),
-    ])  # fmt: skip
+    ], partition=0)  # fmt: skip
 
     def mine(alerts: list[Alert]) -> list[Alert]:
         return [a for a in alerts if a.labels.get("host") == host]
@@ -90,7 +91,8 @@ async def test_high_cpu_fires_critical_then_low_cpu_resolves(worker: TokaConfig)
     assert alert.threshold == 85
 
     later = t + 3 * WINDOW
-    await publish(bs, worker.kafka.topic("metrics"), [(key, encode(batch(host, later, cpu=10)))])
+    await publish(bs, worker.kafka.topic("metrics"), [(key, encode(batch(host, later, cpu=10)))],
+                  partition=0)  # fmt: skip
     got = await collect(bs, alerts_topic, lambda a: any(x.status == "resolved" for x in mine(a)),
                         timeout=60, decode=decode_alert)  # fmt: skip
     resolved = [a for a in mine(got) if a.status == "resolved"]
@@ -112,7 +114,7 @@ async def test_malformed_record_goes_to_dead_letter_and_neighbours_are_aggregate
         (key, b"\x00not json at all"),
         (key, bad),
         (key, encode(batch(host, t + 0.2, cpu=30))),
-    ])  # fmt: skip
+    ], partition=1)  # fmt: skip
 
     dead = await collect(
         bs, worker.kafka.topic("deadletter"),
@@ -141,3 +143,60 @@ def _b64(s: str) -> str:
     return base64.b64decode(s).decode(errors="replace")
 
 
+
+
+async def test_samples_later_than_grace_go_to_dead_letter_as_late(worker: TokaConfig) -> None:
+    host = f"h-{new_id()[:6]}"
+    bs, t = worker.kafka.bootstrap_servers, _window_start(time.time())
+    key = host.encode()
+    late = batch(host, t - 10 * WINDOW, cpu=50)
+    await publish(bs, worker.kafka.topic("metrics"), [
+        (key, encode(batch(host, t + 0.1, cpu=20))),
+        (key, encode(batch(host, t + 3 * WINDOW, cpu=20))),  # watermark well past t - 20
+        (key, encode(late)),
+        (key, encode(batch(host, t + 3 * WINDOW + 0.2, cpu=40))),
+    ], partition=2)  # fmt: skip
+    dead = await collect(
+        bs, worker.kafka.topic("deadletter"),
+        lambda d: any(x.reason == "late" and host in _b64(x.original_b64) for x in d),
+        timeout=60, decode=lambda b: decode(b, DeadLetter),
+    )  # fmt: skip
+    (record,) = [x for x in dead if x.reason == "late" and host in _b64(x.original_b64)]
+    late_batch = decode(_b64(record.original_b64).encode(), MetricBatch)
+    assert late_batch.host == host
+    assert {s.name for s in late_batch.samples} == {s.name for s in late.samples}
+    assert late.id in record.error and record.partition == 2
+    # The records around it still count: the window after it holds both its samples.
+    aggs = await collect(
+        bs, worker.kafka.topic("aggregates"),
+        lambda a: any(x.host == host and x.window_start == t + 3 * WINDOW
+                      and x.name == "system_cpu_percent" for x in a),
+        timeout=60, decode=lambda b: decode(b, WindowAggregate),
+    )  # fmt: skip
+    (agg,) = [x for x in aggs if x.host == host and x.window_start == t + 3 * WINDOW
+              and x.name == "system_cpu_percent"]  # fmt: skip
+    assert (agg.count, agg.mean) == (2, 30)
+
+
+async def test_quiet_series_window_still_closes_and_alerts(worker: TokaConfig) -> None:
+    """No later record moves this partition's watermark: only the idle timeout closes it."""
+    host = f"h-{new_id()[:6]}"
+    bs = worker.kafka.bootstrap_servers
+    sent = time.time()
+    await publish(bs, worker.kafka.topic("metrics"),
+                  [(host.encode(), encode(batch(host, sent, cpu=99)))], partition=3)
+    aggs = await collect(
+        bs, worker.kafka.topic("aggregates"),
+        lambda a: any(x.host == host and x.name == "system_cpu_percent" for x in a),
+        timeout=30, decode=lambda b: decode(b, WindowAggregate),
+    )  # fmt: skip
+    waited = time.time() - sent
+    (agg,) = [x for x in aggs if x.host == host and x.name == "system_cpu_percent"]
+    assert (agg.count, agg.max) == (1, 99)
+    assert waited >= 3  # idle_close_seconds: it was the idle timer, not a watermark
+    alerts = await collect(
+        bs, worker.kafka.topic("alerts"),
+        lambda a: any(x.labels.get("host") == host for x in a),
+        timeout=30, decode=lambda b: decode(b, Alert),
+    )  # fmt: skip
+    assert [a.status for a in alerts if a.labels.get("host") == host] == ["firing"]

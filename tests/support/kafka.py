@@ -16,12 +16,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 __all__ = ["collect", "publish", "stop_process", "toka_process"]
 
 
-async def publish(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+async def publish(
+    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
+    partition: int | None = None,
+) -> None:
+    """Send records in order; ``partition`` pins them all (else the key decides)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         for key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
+            await producer.send_and_wait(topic, value, key=key, partition=partition)
     finally:
         await producer.stop()
 
