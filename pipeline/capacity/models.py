@@ -19,7 +19,7 @@ import numpy as np
 __all__ = ["Fitted", "MODELS", "fit_exponential", "fit_holt_winters", "fit_linear", "fit_log"]
 
 Z95 = 1.96
-HW_MAX_POINTS = 1000
+HW_MAX_POINTS = 504  # three weeks of hourly points: 21 daily cycles
 
 
 class Fitted(Protocol):
@@ -83,10 +83,22 @@ def fit_exponential(t: np.ndarray, y: np.ndarray, season: int | None = None) -> 
 
 
 def fit_log(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted | None:
-    # Shift so log() is defined at the first point; one median step keeps it from a pole.
-    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
-    shift = max(step, 1e-6) - float(t[0])
-    return _ols("logarithmic", np.log(t + shift), y, x_shift=shift, log_x=True, log_y=False)
+    """y = a + b ln(t - t0 + c), with the offset c chosen by least squares on a grid.
+
+    The offset sets how fast growth decelerates: a small c bends early, a large c is
+    nearly straight. Fitting it is what lets this model follow saturating growth.
+    """
+    span = float(t[-1] - t[0])
+    if span <= 0:
+        return None
+    best: _LeastSquares | None = None
+    best_sse = np.inf
+    for c in span * np.geomspace(0.005, 2.0, 25):
+        shift = c - float(t[0])
+        m = _ols("logarithmic", np.log(t + shift), y, x_shift=shift, log_x=True, log_y=False)
+        if m is not None and m.s < best_sse:
+            best, best_sse = m, m.s
+    return best
 
 
 @dataclass(frozen=True, slots=True)
