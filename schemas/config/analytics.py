@@ -23,8 +23,13 @@ class RegressionConfig(Block):
     enabled: bool = True
     #: Aggregate fields tested, first present wins (p95 latency when the window has it).
     fields: list[str] = Field(default_factory=lambda: ["p95", "mean"], min_length=1)
-    #: Series names (fnmatch patterns) to watch; empty = every series.
-    series: list[str] = Field(default_factory=list)
+    #: Series names (fnmatch patterns) to watch; empty = every series. The default is
+    #: what a deploy regresses (latency, duration, throughput), not every host gauge.
+    series: list[str] = Field(
+        default_factory=lambda: [
+            "*duration*", "*latency*", "*_seconds", "*_ms", "*throughput*", "*_per_second*",
+        ]
+    )  # fmt: skip
     #: Names where a rise is good (throughput); elsewhere a rise is a regression.
     higher_is_better: list[str] = Field(
         default_factory=lambda: ["*throughput*", "*_ops*", "*requests_per*", "*hit_ratio*"]

@@ -174,3 +174,15 @@ def test_regression_record_validates_against_json_schema() -> None:
     jsonschema.validate(data, load("toka.regression.v1"))
     assert decode(encode(rec)) == rec
     assert rec.severity == "major" and rec.direction == "regression"
+
+
+def test_default_watch_is_latency_and_throughput() -> None:
+    from pipeline.regressions.subjects import Watch
+    from schemas.config.analytics import RegressionConfig
+
+    w = Watch(RegressionConfig())
+    assert w.wants("toka_span_duration_seconds") and w.wants("http_request_latency_ms")
+    assert not w.wants("system_cpu_percent")
+    assert w.params("ingest_throughput").higher_is_better
+    assert not w.params("toka_span_duration_seconds").higher_is_better
+    assert Watch(RegressionConfig(series=[])).wants("anything")
