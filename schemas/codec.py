@@ -45,8 +45,8 @@ def schema_name(record_type: type[msgspec.Struct]) -> str:
 for _t in (MetricBatch, SpanBatch, WindowAggregate, Alert, DeadLetter):
     register(_t)
 
-for _t in (Regression, Anomaly, CapacityForecast, BenchmarkResult, BaselineCommand):
-    register(_t)
+for _a in (Regression, Anomaly, CapacityForecast, BenchmarkResult, BaselineCommand):
+    register(_a)
 
 
 def encode(record: msgspec.Struct) -> bytes:

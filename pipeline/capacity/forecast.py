@@ -33,7 +33,9 @@ class Selection:
     candidates: dict[str, float]
 
 
-def resample(ts: Sequence[float], ys: Sequence[float], step_s: float) -> tuple[np.ndarray, ...]:
+def resample(
+    ts: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray, step_s: float
+) -> tuple[np.ndarray, ...]:
     """Evenly spaced means over ``step_s`` (gaps interpolated): what Holt-Winters needs."""
     t = np.asarray(ts, dtype=float)
     y = np.asarray(ys, dtype=float)
@@ -118,8 +120,8 @@ def _crossing(model: Fitted, t0: float, threshold: float, limit_days: int) -> fl
 
 
 def build_forecast(
-    ts: Sequence[float],
-    ys: Sequence[float],
+    ts: Sequence[float] | np.ndarray,
+    ys: Sequence[float] | np.ndarray,
     cc: CapacityConfig,
     *,
     series: str,

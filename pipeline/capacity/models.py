@@ -23,7 +23,8 @@ HW_MAX_POINTS = 504  # three weeks of hourly points: 21 daily cycles
 
 
 class Fitted(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def predict(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipeline.regressions.detector import Finding
+from pipeline.regressions.detector import Direction, Finding
 from pipeline.regressions.stats import compare
 
 __all__ = ["RunBaseline", "RunParams", "judge_run"]
@@ -61,7 +61,7 @@ def judge_run(
             min_effect_percent=p.min_effect_percent,
         )
         if cmp.flagged:
-            direction = "regression" if cmp.worse else "improvement"
+            direction: Direction = "regression" if cmp.worse else "improvement"
             finding = Finding(direction, "mann_whitney_u", cmp, base.version, base.id, version)
     regressed = finding is not None and finding.direction == "regression"
     if not base.pinned and not regressed:

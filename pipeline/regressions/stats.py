@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-def summarise(values: Sequence[float]) -> SummaryStats:
+def summarise(values: Sequence[float] | np.ndarray) -> SummaryStats:
     a = np.asarray(values, dtype=float)
     return SummaryStats(
         n=int(a.size),
