@@ -194,17 +194,19 @@ class RuleSet:
             if rule.kind == "absence":
                 assert rule.absence is not None
                 t = now
-                cur = st
+                cur = _same_kind(rule, st)
                 # "seen" is written only every _seen_slack seconds: wait that much longer,
                 # so a deadman fires after at least `after` of real silence, never early
-                silent = now - st["seen"]
-                if silent >= rule.absence.after + _seen_slack(rule) and st["raw"] == 0:
-                    cur = observe(rule, st, rule.levels[-1].rank, now)
-                    cur.update(value=now - st["seen"])
+                if cur.get("seen") is None:  # a rule that became an absence rule
+                    cur["seen"] = now
+                silent = now - cur["seen"]
+                if silent >= rule.absence.after + _seen_slack(rule) and cur["raw"] == 0:
+                    cur = observe(rule, cur, rule.levels[-1].rank, now)
+                    cur.update(value=silent)
             else:
                 # estimate event time from the wall clock with the lag seen at the last data
-                t = max(st["t"] or 0.0, now - (st.get("skew") or 0.0))
-                cur = st
+                cur = _same_kind(rule, st)
+                t = max(cur["t"] or 0.0, now - (cur.get("skew") or 0.0))
             new = advance(rule, cur, t)
             if new != states[key]:
                 out += self._commit(rule, key, new, t, now=now, states=states)
@@ -220,17 +222,8 @@ class RuleSet:
         key = _INSTANCE + fp
         st = states.get(key)
         if st is None:
-            st = dict(
-                new_state(),
-                rule=rule.name,
-                fp=fp,
-                labels=labels,
-                notified=None,
-                value=0.0,
-                seen=None,
-                skew=0.0,
-            )
-        return key, dict(st)
+            return key, _fresh(rule, fp, labels)
+        return key, _same_kind(rule, st)
 
     def _commit(
         self,
@@ -305,6 +298,33 @@ class RuleSet:
             return []
         t = max(st.get("t") or 0.0, now - (st.get("skew") or 0.0))
         return [_alert_raw(st["rule"], st, sent, "resolved", t)]
+
+
+def _fresh(rule: Rule, fp: str, labels: dict[str, str]) -> dict[str, Any]:
+    return dict(
+        new_state(),
+        rule=rule.name,
+        kind=rule.kind,
+        fp=fp,
+        labels=labels,
+        notified=None,
+        value=0.0,
+        seen=None,
+        skew=0.0,
+    )
+
+
+def _same_kind(rule: Rule, st: dict[str, Any]) -> dict[str, Any]:
+    """The state as this rule reads it. A rule file edited into another kind of rule under
+    the same name starts over; what it had notified is still resolved."""
+    if st.get("kind", "threshold") == rule.kind:
+        return dict(st)
+    return dict(
+        _fresh(rule, st["fp"], st["labels"]),
+        notified=st.get("notified"),
+        group=st.get("group"),
+        value=st.get("value", 0.0),
+    )
 
 
 def _seen_slack(rule: Rule) -> float:

@@ -382,3 +382,20 @@ def test_removed_rule_resolves_what_it_fired():
     (a,) = parse_rules(other).tick(states, 20)
     assert (a.status, a.rule, a.labels["alertname"]) == ("resolved", "R", "R")
     assert len([k for k in states if k.startswith("a|")]) == 0
+
+
+def test_rule_turned_absence_rule_keeps_working():
+    """A rule file edited between restarts: the old state of a same-named rule must not
+    break the timer."""
+    states = ChangelogDict()
+    drive(BASE + "    for: 1h\n", series(0, 90), states)  # pending, kept in the table
+    absent = "rules:\n  - {name: R, metric: m, absent: {for: 10s}}\n"
+    assert drive(absent, [("tick", 100)], states) == []  # starts watching now
+    assert drive(absent, [("tick", 116)], states) == [(116, "firing", "critical")]
+
+
+def test_rule_changed_kind_resolves_what_it_had_fired():
+    states = ChangelogDict()
+    assert drive(BASE, series(0, 90), states) == [(0, "firing", "critical")]
+    absent = "rules:\n  - {name: R, metric: m, absent: {for: 10s}}\n"
+    assert drive(absent, [("tick", 5)], states) == [(5, "resolved", "critical")]
