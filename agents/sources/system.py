@@ -17,7 +17,7 @@ import psutil
 from agents.sources.processes import ProcessTable
 from schemas.records import Sample
 
-__all__ = ["SystemSnapshot", "SystemSource", "read_snapshot", "snapshot_samples"]
+__all__ = ["SystemSnapshot", "SystemSource", "cpu_percent", "read_snapshot", "snapshot_samples"]
 
 
 @dataclass(slots=True)
@@ -90,7 +90,25 @@ def snapshot_samples(s: SystemSnapshot) -> list[Sample]:
     return out
 
 
-def read_snapshot(exclude_fstypes: frozenset[str], per_core: bool = True) -> SystemSnapshot:
+def _busy_total(t: Any) -> tuple[float, float]:
+    # psutil's own formula: guest time is already inside user time; idle and iowait are idle.
+    d = t._asdict()
+    total = sum(d.values()) - d.get("guest", 0.0) - d.get("guest_nice", 0.0)
+    return total - d["idle"] - d.get("iowait", 0.0), total
+
+
+def cpu_percent(prev: Any, cur: Any) -> float:
+    """Busy % between two ``psutil.cpu_times()`` readings."""
+    b0, t0 = _busy_total(prev)
+    b1, t1 = _busy_total(cur)
+    if t1 - t0 <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, (b1 - b0) / (t1 - t0) * 100)), 1)
+
+
+def read_snapshot(
+    exclude_fstypes: frozenset[str], cpu: float, per_core: list[float]
+) -> SystemSnapshot:
     disks: dict[str, Any] = {}
     seen_devices: set[str] = set()
     for part in psutil.disk_partitions(all=False):
@@ -103,8 +121,8 @@ def read_snapshot(exclude_fstypes: frozenset[str], per_core: bool = True) -> Sys
         except OSError:  # unmounted meanwhile, or no permission
             continue
     return SystemSnapshot(
-        cpu_percent=psutil.cpu_percent(interval=None),
-        per_core=psutil.cpu_percent(interval=None, percpu=True) if per_core else [],
+        cpu_percent=cpu,
+        per_core=per_core,
         memory=psutil.virtual_memory(),
         swap=psutil.swap_memory(),
         disks=disks,
@@ -116,7 +134,12 @@ def read_snapshot(exclude_fstypes: frozenset[str], per_core: bool = True) -> Sys
 
 
 class SystemSource:
-    """psutil metrics; optionally the top processes (see processes.py)."""
+    """psutil metrics; optionally the top processes (see processes.py).
+
+    CPU % is computed here from ``cpu_times()`` deltas held by the source: psutil's own
+    ``cpu_percent(None)`` keeps its previous reading per calling thread, and collections run
+    on whichever executor thread is free, so it would often measure nothing.
+    """
 
     name = "system"
 
@@ -132,17 +155,21 @@ class SystemSource:
         self._per_core = per_core
         self._exclude = frozenset(exclude_fstypes or ())
         self._procs = ProcessTable(top_processes, cmdline_max_chars) if top_processes else None
-        # cpu_percent(None) measures since the previous call: prime it now.
-        psutil.cpu_percent(interval=None)
-        psutil.cpu_percent(interval=None, percpu=True)
-        self._primed_at = time.monotonic()
+        self._prev = self._times()
+        self._prev_at = time.monotonic()
+
+    def _times(self) -> tuple[Any, list[Any]]:
+        return psutil.cpu_times(), psutil.cpu_times(percpu=True) if self._per_core else []
 
     def _collect_sync(self) -> list[Sample]:
         # A first collection right after start-up (--once) needs a measurable CPU interval.
-        wait = 0.5 - (time.monotonic() - self._primed_at)
+        wait = 0.5 - (time.monotonic() - self._prev_at)
         if wait > 0:
             time.sleep(wait)
-        samples = snapshot_samples(read_snapshot(self._exclude, self._per_core))
+        (total0, cores0), cur = self._prev, self._times()
+        self._prev, self._prev_at = cur, time.monotonic()
+        cores = [cpu_percent(a, b) for a, b in zip(cores0, cur[1], strict=False)]
+        samples = snapshot_samples(read_snapshot(self._exclude, cpu_percent(total0, cur[0]), cores))
         if self._procs is not None:
             samples += self._procs.collect()
         return samples

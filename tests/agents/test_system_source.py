@@ -83,3 +83,31 @@ async def test_real_collection(top: int):
     assert ("process_resident_memory_bytes" in names) == bool(top)
     for s in samples:
         assert s.value == s.value  # no NaN
+
+
+def test_cpu_percent_from_times():
+    from collections import namedtuple
+
+    from agents.sources.system import cpu_percent
+
+    T = namedtuple("T", "user system idle iowait guest")
+    assert cpu_percent(T(10, 5, 80, 5, 2), T(40, 15, 120, 5, 3)) == 50.0  # 40 busy of 80
+    assert cpu_percent(T(1, 1, 1, 0, 0), T(1, 1, 1, 0, 0)) == 0.0
+
+
+async def test_busy_cpu_is_seen_from_any_thread():
+    """A regression: psutil.cpu_percent(None) keeps state per thread, and collections run on
+    executor threads, so it reported 0% on a busy machine."""
+    import subprocess
+    import sys
+
+    src = SystemSource(interval=1, top_processes=0)
+    burn = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        await src.collect()
+        samples = await src.collect()
+    finally:
+        burn.kill()
+        burn.wait()
+    [cpu] = [s for s in samples if s.name == "system_cpu_percent"]
+    assert cpu.value > 20.0  # one of this machine's cores was spinning
