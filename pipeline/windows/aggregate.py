@@ -110,18 +110,19 @@ def window_stats(
     ``ref`` is the series' last point before the window (counters and histograms), so a
     window holding a single sample still has a rate.
     """
-    count = sum(p.count for p in panes)
-    total = sum(p.sum for p in panes)
-    last_pane = max(panes, key=lambda p: p.last_ts)
+    if len(panes) == 1:
+        p = panes[0]
+        count, total, lo, hi, last = p.count, p.sum, p.min, p.max, p.last
+    else:
+        count = sum(p.count for p in panes)
+        total = sum(p.sum for p in panes)
+        lo = min(p.min for p in panes)
+        hi = max(p.max for p in panes)
+        last = max(panes, key=lambda p: p.last_ts).last
     out: dict[str, Any] = {
-        "count": count,
-        "sum": total,
-        "min": min(p.min for p in panes),
-        "max": max(p.max for p in panes),
-        "mean": total / count,
-        "last": last_pane.last,
-        "type": kind,
-    }
+        "count": count, "sum": total, "min": lo, "max": hi, "mean": total / count,
+        "last": last, "type": kind,
+    }  # fmt: skip
     if kind == "gauge":
         out.update(_percentiles(panes, alpha))
     elif kind == "counter":
@@ -132,9 +133,12 @@ def window_stats(
 
 
 def _percentiles(panes: Sequence[Pane], alpha: float) -> dict[str, float | None]:
-    vals: list[float] = []
-    for p in panes:
-        vals.extend(p.vals)
+    if len(panes) == 1:
+        vals = list(panes[0].vals)
+    else:
+        vals = []
+        for p in panes:
+            vals.extend(p.vals)
     if len(vals) <= _EXACT_UP_TO and all(p.sketch is None for p in panes):
         # Few raw values: exact quantiles at the sketch's ranks are cheaper than a sketch.
         vals.sort()

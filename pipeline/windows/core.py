@@ -97,7 +97,12 @@ class WindowStore:
         if hmap is None:
             hmap = self._hosts[batch.host] = {}
         by_pane = self._by_pane
+        # Most samples carry no ts of their own: their pane, lateness and future check are
+        # the record's, computed once.
         bts = batch.ts
+        bp = int(bts // width)
+        b_bad = bts > future
+        b_used = False
         wm = self.watermark
         late: list[Sample] = []
         nan = fut = 0
@@ -105,30 +110,42 @@ class WindowStore:
             ts = s.ts
             if ts is None:
                 ts = bts
+                p = bp
+                if b_bad:
+                    fut += 1
+                    continue
+            else:
+                p = int(ts // width)
+                if ts > future:
+                    fut += 1
+                    continue
             v = s.value
             if v != v:  # noqa: PLR0124 (NaN test without a call: hot path) NaN poisons sum
                 nan += 1
                 continue
-            p = int(ts // width)
             ser = hmap.get((s.name, tuple(s.labels.items())))
             if ser is None:
                 ser = self._resolve(hmap, batch.host, s)
             if p < lim or p < ser.closed_until:
                 late.append(s)
                 continue
-            if ts > future:
-                fut += 1
-                continue
-            if ts > wm:  # noqa: PLR1730 (plain compares beat max() calls on the hot path)
+            if s.ts is None:
+                b_used = True
+            elif ts > wm:  # noqa: PLR1730 (plain compares beat max() calls on the hot path)
                 wm = ts
             ser.last_seen = now
-            pane = ser.panes.get(p)
-            if pane is None:
-                pane = ser.panes[p] = Pane()
-                members = by_pane.get(p)
-                if members is None:
-                    members = by_pane[p] = set()
-                members.add(ser)
+            if ser.cur_p == p:
+                pane = ser.cur
+            else:
+                pane = ser.panes.get(p)
+                if pane is None:
+                    pane = ser.panes[p] = Pane()
+                    members = by_pane.get(p)
+                    if members is None:
+                        members = by_pane[p] = set()
+                    members.add(ser)
+                ser.cur_p = p
+                ser.cur = pane
             pane.count += 1
             pane.sum += v
             if v < pane.min:  # noqa: PLR1730
@@ -138,15 +155,18 @@ class WindowStore:
             if ts >= pane.last_ts:
                 pane.last_ts = ts
                 pane.last = v
-            kind = ser.kind
-            if kind == "gauge":
-                pane.vals.append(v)
-                if len(pane.vals) >= BUFFER_LIMIT:
+            if ser.kind == "gauge":
+                vals = pane.vals
+                vals.append(v)
+                if len(vals) >= BUFFER_LIMIT:
                     pane.flush(self.alpha)
             else:
-                pane.points.append((ts, v) if kind == "counter" else (ts, v, s.buckets, s.sum))
-                if len(pane.points) > POINTS_LIMIT:
+                pts = pane.points
+                pts.append((ts, v) if ser.kind == "counter" else (ts, v, s.buckets, s.sum))
+                if len(pts) > POINTS_LIMIT:
                     pane.thin()
+        if b_used and bts > wm:
+            wm = bts
         self.watermark = wm
         st = self.stats
         st["samples"] += len(batch.samples)

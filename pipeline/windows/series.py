@@ -30,7 +30,7 @@ def series_id(host: str, name: str, labels: Mapping[str, str]) -> str:
 
 class Series:
     __slots__ = ("sid", "host", "name", "labels", "kind", "overflow", "panes", "last_seen",
-                 "closed_until", "ref", "keys", "__weakref__")  # fmt: skip
+                 "closed_until", "ref", "keys", "cur_p", "cur", "__weakref__")  # fmt: skip
 
     def __init__(
         self, sid: str, host: str, name: str, labels: tuple[tuple[str, str], ...],
@@ -50,9 +50,14 @@ class Series:
         self.ref: Point | None = None
         # Label orders under which the store's cache knows this series (to forget on expiry).
         self.keys: list[Any] = []
+        # The pane the last sample went to: consecutive samples skip the dict lookup.
+        self.cur_p: int | None = None
+        self.cur: Pane | None = None
 
     def drop_pane(self, p: int) -> None:
         pane = self.panes.pop(p, None)
+        if p == self.cur_p:
+            self.cur_p = self.cur = None
         if pane is not None and pane.points:
             last = max(pane.points, key=lambda x: x[0])
             if self.ref is None or last[0] >= self.ref[0]:
@@ -70,9 +75,15 @@ class Series:
         self, start: int, end: int, width_ms: int, alpha: float
     ) -> WindowAggregate | None:
         """The window [start, end) in panes, or None when the series has no sample in it."""
-        panes = [self.panes[p] for p in range(start, end) if p in self.panes]
-        if not panes:
-            return None
+        if end - start == 1:  # tumbling at pane width: the window is one pane
+            one = self.panes.get(start)
+            if one is None:
+                return None
+            panes = [one]
+        else:
+            panes = [self.panes[p] for p in range(start, end) if p in self.panes]
+            if not panes:
+                return None
         t0 = start * width_ms / 1000
         t1 = end * width_ms / 1000
         ref = self._ref_before(start, t0) if self.kind != "gauge" else None
