@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.capacity.refit_cost [--series 10000] [--seasonal-share 0.1]
 
-Each series has 90 days of 5-minute points (25,920, the default retention); a share of
-them carries a daily cycle, so Holt-Winters is fitted for those (the expensive case).
+Each series has 90 days of 5-minute points (25,920, the default retention), a third each
+linear, exponential and saturating growth; a share of them also carries a daily cycle, so Holt-Winters is fitted for those (the expensive case).
 Times ``build_forecast`` (resample, season detection, every candidate on the hold-out, the
 winner on everything, horizons, threshold crossings) in one thread, as ``fit_all`` in the
 stage does; reading history from the table is not included. Prints per-kind cost and the
@@ -29,8 +29,15 @@ DAY = 86400.0
 
 
 def _series(rng: np.random.Generator, seasonal: bool, ts: np.ndarray) -> np.ndarray:
+    """Trend-only series are a third each linear, exponential and saturating."""
     d = (ts - ts[0]) / DAY
-    base = rng.uniform(20e9, 60e9) + rng.uniform(0.05e9, 1e9) * d
+    shape = rng.integers(3)
+    if shape == 0:
+        base = rng.uniform(20e9, 60e9) + rng.uniform(0.05e9, 1e9) * d
+    elif shape == 1:
+        base = rng.uniform(5e9, 20e9) * np.exp(rng.uniform(0.005, 0.02) * d)
+    else:
+        base = rng.uniform(50e9, 90e9) * (1 - np.exp(-d / rng.uniform(20, 60)))
     if seasonal:
         base = base + rng.uniform(1e9, 5e9) * np.sin(2 * np.pi * (d + rng.uniform(0, 1)))
     return base * (1 + 0.005 * rng.standard_normal(d.size))

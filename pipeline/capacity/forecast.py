@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.capacity.models import MODELS, Fitted
+from pipeline.capacity.models import MODELS, Fitted, fit_holt_winters
 from schemas.analytics import CapacityForecast, ForecastPoint
 from schemas.config.analytics import CapacityConfig
 from schemas.records import new_id
@@ -84,10 +84,12 @@ def select_model(
         return None
     scale = float(np.mean(np.abs(y[-h:]))) or 1.0
     scores: dict[str, float] = {}
+    fitted: dict[str, Fitted] = {}
     for name, fit in MODELS.items():
         m = fit(t[:-h], y[:-h], season)
         if m is None:
             continue
+        fitted[name] = m
         pred, _, _ = m.predict(t[-h:])
         err = float(np.mean(np.abs(pred - y[-h:]))) / scale
         if np.isfinite(err):
@@ -97,7 +99,10 @@ def select_model(
     best = min(scores, key=scores.__getitem__)
     if "linear" in scores and scores[best] > scores["linear"] * (1 - parsimony):
         best = "linear"
-    model = MODELS[best](t, y, season)
+    if best == "holt_winters":
+        model = fit_holt_winters(t, y, season, params=fitted[best].params)  # type: ignore[attr-defined]
+    else:
+        model = MODELS[best](t, y, season)
     if model is None:
         return None
     return Selection(best, model, scores[best], scores)
@@ -143,6 +148,12 @@ def build_forecast(
     sel = select_model(t_days, ry, season)
     if sel is None:
         return None
+    if sel.name != "holt_winters":
+        # Closed-form trends are refitted on the raw points: the hourly means only served
+        # to choose, and with every point a linear trend is exactly predict_linear's.
+        raw = MODELS[sel.name]((np.asarray(ts) - rt[0]) / DAY, np.asarray(ys, dtype=float))
+        if raw is not None:
+            sel = Selection(sel.name, raw, sel.score, sel.candidates)
     t_now = (ts[-1] - rt[0]) / DAY
     current = float(ys[-1])
     pts = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -104,31 +104,39 @@ def fit_log(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted |
 
 @dataclass(frozen=True, slots=True)
 class _HoltWinters:
+    """The fitted end state: level, trend and one season. Additive Holt-Winters forecasts
+    are closed-form from it (level + h trend + season), so no forecast run is needed."""
+
     name: str
     t_last: float
     step: float
-    forecast_fn: object
+    level: float
+    trend: float
+    season: np.ndarray
     sigma: float
     alpha: float
-    _path: np.ndarray = field(default_factory=lambda: np.empty(0))
+    params: dict[str, float]
 
     def predict(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t = np.asarray(t, dtype=float)
         h = np.maximum(np.rint((t - self.t_last) / self.step).astype(int), 1)
-        need = int(h.max())
-        if self._path.size < need:  # one forecast run serves every later horizon
-            object.__setattr__(self, "_path", np.asarray(self.forecast_fn(max(need, 24 * 400))))  # type: ignore[operator]
-        mean = self._path[h - 1]
+        mean = self.level + h * self.trend + self.season[(h - 1) % self.season.size]
         # ETS(A,A,A) interval, to first order in the smoothing: sigma * sqrt(1 + (h-1) a^2)
         se = self.sigma * np.sqrt(1.0 + (h - 1) * self.alpha**2)
         return mean, mean - Z95 * se, mean + Z95 * se
 
 
-def fit_holt_winters(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted | None:
-    """Additive trend and season; needs evenly spaced points and two full seasons."""
+def fit_holt_winters(
+    t: np.ndarray, y: np.ndarray, season: int | None = None, params: dict[str, float] | None = None
+) -> _HoltWinters | None:
+    """Additive trend and season; needs evenly spaced points and two full seasons.
+
+    With ``params`` (smoothing weights from the hold-out fit) the weights are not
+    re-optimised: the final fit only runs the filter over all points, at half the cost.
+    """
     if season is None or season < 2 or y.size < 2 * season + 2:
         return None
-    # The recent past carries the season; a cap keeps the fit cost flat (~25 ms).
+    # The recent past carries the season; a cap keeps the fit cost flat.
     keep = max(HW_MAX_POINTS, 2 * season + 2)
     t, y = t[-keep:], y[-keep:]
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
@@ -136,17 +144,21 @@ def fit_holt_winters(t: np.ndarray, y: np.ndarray, season: int | None = None) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; a bad fit loses on hold-out
         try:
-            res = ExponentialSmoothing(
+            model = ExponentialSmoothing(
                 y, trend="add", seasonal="add", seasonal_periods=season,
                 initialization_method="heuristic",
-            ).fit(use_brute=False)  # fmt: skip
+            )  # fmt: skip
+            res = model.fit(**params, optimized=False) if params else model.fit(use_brute=False)
         except (ValueError, np.linalg.LinAlgError):
             return None
     resid = y - res.fittedvalues
-    sigma = float(np.sqrt(np.mean(resid**2)))
-    step = float(np.median(np.diff(t)))
-    alpha = float(res.params.get("smoothing_level", 0.5) or 0.0)
-    return _HoltWinters("holt_winters", float(t[-1]), step, res.forecast, sigma, alpha)
+    p = res.params
+    weights = {k: float(p[k]) for k in ("smoothing_level", "smoothing_trend", "smoothing_seasonal")}
+    return _HoltWinters(
+        "holt_winters", float(t[-1]), float(np.median(np.diff(t))),
+        float(res.level[-1]), float(res.trend[-1]), np.asarray(res.season)[-season:],
+        float(np.sqrt(np.mean(resid**2))), weights["smoothing_level"], weights,
+    )  # fmt: skip
 
 
 MODELS = {
