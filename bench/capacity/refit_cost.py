@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.capacity.refit_cost [--series 10000] [--seasonal-share 0.1]
 
 Each series has 90 days of 5-minute points (25,920, the default retention), a third each
-linear, exponential and saturating growth; a share of them also carries a daily cycle, so Holt-Winters is fitted for those (the expensive case).
-Times ``build_forecast`` (resample, season detection, every candidate on the hold-out, the
-winner on everything, horizons, threshold crossings) in one thread, as ``fit_all`` in the
-stage does; reading history from the table is not included. Prints per-kind cost and the
-total, plus an all-seasonal worst case measured on a subset and extrapolated (said so).
+linear, exponential and saturating growth; a share of them also carries a daily cycle, so
+Holt-Winters is fitted for those (the expensive case). Times ``build_forecast`` (resample,
+season detection, every candidate on the hold-out, the winner on everything, horizons,
+threshold crossings) in one thread, as ``fit_all`` in the stage does; reading history
+from the table is not included. Prints per-kind cost and the total, plus an all-cyclical
+worst case measured on a subset and extrapolated (said so).
 Writes bench/results/capacity_refit_cost.json.
 """
 
