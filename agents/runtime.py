@@ -7,9 +7,12 @@ up in /healthz, so the agent never keeps running while silently collecting nothi
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.batch import metric_batch, metric_records
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from schemas.config import TokaConfig
     from schemas.records import Sample
 
-__all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources"]
+__all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources", "spool_path"]
 
 log = logging.getLogger("toka.agent")
 
@@ -64,7 +67,24 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
     return reg
 
 
-def build_publisher(cfg: TokaConfig, metrics: AgentMetrics) -> Publisher:
+def spool_path(cfg: TokaConfig) -> Path:
+    """``agent.publisher.spool_dir`` as set; by default one directory per Kafka cluster and
+    topic prefix under it, so agents of different setups on one host never share a spool."""
+    if cfg.agent.publisher.spool_dir is not None:
+        return cfg.agent.publisher.spool_dir
+    if state := os.environ.get("STATE_DIRECTORY"):  # systemd's StateDirectory=
+        base = Path(state) / "spool"
+    else:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        base = Path(xdg) / "toka" / "spool"
+    key = f"{cfg.kafka.bootstrap_servers}|{cfg.kafka.topic_prefix}".encode()
+    return base / hashlib.sha256(key).hexdigest()[:12]
+
+
+def build_publisher(
+    cfg: TokaConfig, metrics: AgentMetrics, *, spool_dir: Path | None = None
+) -> Publisher:
+    """Raises SpoolLockedError when another process holds the spool directory."""
     p = cfg.agent.publisher
     options = producer_options(
         cfg.kafka.client_options(),
@@ -77,7 +97,7 @@ def build_publisher(cfg: TokaConfig, metrics: AgentMetrics) -> Publisher:
     spool = None
     if p.spool_enabled:
         spool = Spool(
-            p.spool_dir,
+            spool_dir or spool_path(cfg),
             p.spool_max_bytes,
             segment_bytes=p.spool_segment_bytes,
             drop_policy=p.drop_policy,

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agents.runtime import build_intake, build_publisher
+from agents.publish.publisher import Publisher
+from agents.publish.spool import SpoolLockedError
+from agents.runtime import build_intake, build_publisher, spool_path
 from agents.selfmetrics import AgentMetrics
 from agents.spans.convert import from_sdk_spans
 
@@ -26,32 +28,33 @@ if TYPE_CHECKING:
 
 __all__ = ["TokaSpanExporter"]
 
+_MAX_SPOOLS = 256
+
 
 class TokaSpanExporter(SpanExporter):
-    def __init__(
-        self, cfg: TokaConfig, metrics: AgentMetrics | None = None, *, spool_name: str = "sdk"
-    ) -> None:
-        # A spool of its own beside the agent's: one process per spool directory.
-        pub = cfg.agent.publisher
-        pub = pub.model_copy(update={"spool_dir": pub.spool_dir / spool_name})
-        self._cfg = cfg.model_copy(
-            update={"agent": cfg.agent.model_copy(update={"publisher": pub})}
-        )
+    def __init__(self, cfg: TokaConfig, metrics: AgentMetrics | None = None) -> None:
+        self._cfg = cfg
         self.metrics = metrics or AgentMetrics()
+        self._publisher = self._claim_spool()
+        self._intake = build_intake(cfg, self._publisher.submit, self.metrics)
         self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="toka-span-exporter", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="toka-span-exporter", daemon=True
+        )
         self._thread.start()
-        self._ready.wait(10)
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         self._closed = False
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._publisher = build_publisher(self._cfg, self.metrics)
-        self._intake = build_intake(self._cfg, self._publisher.submit, self.metrics)
-        self._loop.run_until_complete(self._start())
-        self._ready.set()
-        self._loop.run_forever()
+    def _claim_spool(self) -> Publisher:
+        """The first free ``sdk-N`` spool beside the agent's: every process of a service (and
+        every service) gets its own, and a restarted process adopts what a dead one left."""
+        base = spool_path(self._cfg)
+        for n in range(_MAX_SPOOLS):
+            try:
+                return build_publisher(self._cfg, self.metrics, spool_dir=base / f"sdk-{n}")
+            except SpoolLockedError:
+                continue
+        raise SpoolLockedError(f"all {_MAX_SPOOLS} span exporter spools under {base} are in use")
 
     async def _start(self) -> None:
         self._publisher.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 from typing import Literal
@@ -29,15 +28,6 @@ _PSEUDO_FS = [
     "tmpfs", "devtmpfs", "overlay", "squashfs", "proc", "sysfs", "cgroup", "cgroup2",
     "devpts", "mqueue", "nsfs", "fuse.lxcfs", "autofs", "tracefs", "debugfs", "ramfs",
 ]  # fmt: skip
-
-
-def _default_spool_dir() -> Path:
-    # XDG state dir for a user, /var/lib/toka for root (the systemd unit runs as a service user
-    # with StateDirectory=toka, which sets STATE_DIRECTORY).
-    if state := os.environ.get("STATE_DIRECTORY"):
-        return Path(state) / "spool"
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "toka" / "spool"
 
 
 class SystemSourceConfig(Block):
@@ -87,7 +77,9 @@ class PublisherConfig(Block):
     max_record_bytes: int = Field(1024 * 1024, gt=0)
     shutdown_timeout_seconds: float = Field(10.0, ge=0)
     spool_enabled: bool = True
-    spool_dir: Path = Field(default_factory=_default_spool_dir)
+    # None: resolved at start-up (agents.runtime.spool_path): $STATE_DIRECTORY/spool under
+    # systemd's StateDirectory=, else $XDG_STATE_HOME/toka/spool, one subdirectory per cluster.
+    spool_dir: Path | None = None
     spool_max_bytes: int = Field(256 * 1024 * 1024, gt=0)
     spool_segment_bytes: int = Field(4 * 1024 * 1024, gt=0)
     drop_policy: Literal["oldest", "newest"] = "oldest"

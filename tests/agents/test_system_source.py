@@ -98,6 +98,7 @@ def test_cpu_percent_from_times():
 async def test_busy_cpu_is_seen_from_any_thread():
     """A regression: psutil.cpu_percent(None) keeps state per thread, and collections run on
     executor threads, so it reported 0% on a busy machine."""
+    import os
     import subprocess
     import sys
 
@@ -110,4 +111,4 @@ async def test_busy_cpu_is_seen_from_any_thread():
         burn.kill()
         burn.wait()
     [cpu] = [s for s in samples if s.name == "system_cpu_percent"]
-    assert cpu.value > 20.0  # one of this machine's cores was spinning
+    assert cpu.value > 40.0 / (os.cpu_count() or 1)  # one of its cores was spinning

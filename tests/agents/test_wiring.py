@@ -29,3 +29,37 @@ def test_registry_refuses_duplicates():
     reg.register(SystemSource(top_processes=0))
     with pytest.raises(DuplicateSourceError):
         reg.register(SystemSource(top_processes=0))
+
+
+def test_spool_directory_per_cluster_and_one_process_each(tmp_path, monkeypatch):  # noqa: ANN001
+    from agents.publish.spool import Spool, SpoolLockedError
+    from agents.runtime import spool_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    a = spool_path(TokaConfig(kafka={"bootstrap_servers": "k1:9092"}))
+    b = spool_path(TokaConfig(kafka={"bootstrap_servers": "k2:9092"}))
+    assert a != b and a.parent == b.parent == tmp_path / "toka" / "spool"
+    explicit = TokaConfig(agent={"publisher": {"spool_dir": str(tmp_path / "s")}})
+    assert spool_path(explicit) == tmp_path / "s"
+
+    first = Spool(tmp_path / "s", 1 << 20)
+    with pytest.raises(SpoolLockedError, match="in use"):
+        Spool(tmp_path / "s", 1 << 20)
+    first.close()
+    Spool(tmp_path / "s", 1 << 20).close()  # free again once the holder closed it
+
+
+def test_span_exporters_each_claim_their_own_spool(tmp_path):  # noqa: ANN001
+    from agents.spans.exporter import TokaSpanExporter
+
+    cfg = TokaConfig(
+        kafka={"bootstrap_servers": "127.0.0.1:1"},
+        agent={"publisher": {"spool_dir": str(tmp_path), "shutdown_timeout_seconds": 0}},
+    )
+    one, two = TokaSpanExporter(cfg), TokaSpanExporter(cfg)
+    assert {p.name for p in tmp_path.iterdir()} == {"sdk-0", "sdk-1"}
+    one.shutdown()
+    three = TokaSpanExporter(cfg)  # adopts the spool the first one left
+    two.shutdown()
+    three.shutdown()
