@@ -1,10 +1,12 @@
 """Faust adapter of the spans stage: SpanBatch and OTLP spans -> RED window aggregates.
 
 One SpanWindows per (topic, partition): the watermark is per partition. Closed windows go
-to ``toka.aggregates`` keyed by series id. Undecodable records and spans later than the
-grace period go to ``toka.deadletter`` keyed by source topic; the stream never stops on one
-record. A timer closes windows of idle partitions and drops revoked partitions' state
-(their new owner rebuilds it from the stream).
+to ``toka.aggregates`` keyed by series id. As in the windows stage, a record is acked only
+once every window it fed has been emitted (Holdback), so a killed worker's open windows
+are rebuilt from the uncommitted records; their deterministic ids dedupe downstream.
+Undecodable records and spans later than the grace period go to ``toka.deadletter`` keyed
+by source topic; the stream never stops on one record. A timer closes windows of idle
+partitions and drops revoked partitions' state (their new owner replays the held records).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pipeline.spans.core import SpanWindows
 from pipeline.spans.otlp import decode_otlp_spans
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.windows.core import WindowStore
+from pipeline.windows.holdback import Holdback
 from schemas import SpanBatch, WindowAggregate, decode, encode
 from schemas.config import TokaConfig
 from schemas.errors import DecodeError
@@ -33,14 +36,22 @@ log = logging.getLogger(__name__)
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     pc = cfg.pipeline
     windows: dict[tuple[str, int], SpanWindows] = {}
+    held: dict[tuple[str, int], Holdback[Any]] = {}
+    streams: dict[str, faust.StreamT] = {}  # topic -> its agent's manual-ack stream
     guard = ProcessingGuard("spans")
-    app.toka_spans_guard = guard  # for liveness and metrics pages
+    span = max(pc.window_seconds) + pc.grace_seconds
+    idle_after = span + pc.idle_close_seconds + 2.0
 
     def windows_for(topic: str, partition: int) -> SpanWindows:
         key = (topic, partition)
         if key not in windows:
             windows[key] = SpanWindows(WindowStore.from_config(pc))
+            held[key] = Holdback(span, idle_after)
         return windows[key]
+
+    async def release(key: tuple[str, int], now: float) -> None:
+        for event in held[key].release(windows[key].store.watermark, now):
+            await streams[key[0]].ack(event)
 
     async def emit(aggregates: list[WindowAggregate]) -> None:
         for agg in aggregates:
@@ -53,11 +64,15 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         )  # fmt: skip
         await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
 
-    async def fold(batches: list[SpanBatch], msg: Any) -> None:
+    async def fold(batches: list[SpanBatch], event: Any) -> None:
+        msg = event.message
         now = time.time()
-        sw = windows_for(msg.topic, msg.partition)
+        key = (msg.topic, msg.partition)
+        sw = windows_for(*key)
+        newest = 0.0
         for batch in batches:
             late: list[Span] = sw.add(batch, now)
+            newest = max(newest, max((sp.end_ns for sp in batch.spans), default=0) / 1e9)
             if late:
                 guard.count("late", len(late))
                 late_batch = SpanBatch(
@@ -65,20 +80,30 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 )
                 err = f"{len(late)} span(s) older than the grace period of record {batch.id}"
                 await to_dead_letter("late", err, encode(late_batch), msg)
+        held[key].hold(newest, now, event)
         await emit(sw.close_due(now))
+        await release(key, now)
 
-    @app.agent(topics.spans, name="toka-spans")
-    async def spans(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+    async def consume(stream: faust.StreamT, topic: str, parse: Any) -> None:
+        manual = stream.noack()
+        streams[topic] = manual
+        async for event in manual.events():
             msg, raw = event.message, event.value
             with guard.record():
                 try:
-                    batch = decode(raw, SpanBatch)
+                    batches = parse(raw)
                 except DecodeError as exc:
                     guard.count("decode")
                     await to_dead_letter(exc.reason, str(exc), raw, msg)
+                    await manual.ack(event)
                     continue
-                await fold([batch], msg)
+                await fold(batches, event)
+
+    spans_name = topics.spans.get_topic_name()
+
+    @app.agent(topics.spans, name="toka-spans")
+    async def spans(stream: faust.StreamT) -> None:
+        await consume(stream, spans_name, lambda raw: [decode(raw, SpanBatch)])
 
     otlp_name = pc.otlp_spans_topic
     if otlp_name:
@@ -86,18 +111,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
         @app.agent(otlp_topic, name="toka-otlp-spans")
         async def otlp_spans(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                msg, raw = event.message, event.value
-                with guard.record():
-                    try:
-                        batches = decode_otlp_spans(raw)
-                    except DecodeError as exc:
-                        guard.count("decode")
-                        await to_dead_letter(exc.reason, str(exc), raw, msg)
-                        continue
-                    await fold(batches, msg)
+            await consume(stream, otlp_name, decode_otlp_spans)
 
-    span_topics = {topics.spans.get_topic_name(), *([otlp_name] if otlp_name else [])}
+    span_topics = {spans_name, *([otlp_name] if otlp_name else [])}
 
     @app.timer(interval=1.0, name="toka-spans-idle-close")
     async def close_idle() -> None:
@@ -108,8 +124,12 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             if tp.topic in span_topics
         }
         for key in list(windows):
-            if key not in assigned:
-                del windows[key]  # revoked: its new owner rebuilds from the stream
+            if key not in assigned:  # revoked: its new owner replays the held records
+                del windows[key]
+                held.pop(key).drop()
         for key in assigned & windows.keys():
             with guard.record():
                 await emit(windows[key].close_due(now))
+                await release(key, now)
+
+    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
