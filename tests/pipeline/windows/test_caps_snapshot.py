@@ -81,3 +81,14 @@ def test_snapshot_restore_continues_exactly() -> None:
 def test_restore_refuses_unknown_versions() -> None:
     with pytest.raises(ValueError):
         WindowStore.restore({"v": 99})
+
+
+def test_store_from_pipeline_config() -> None:
+    from schemas.config import TokaConfig
+
+    cfg = TokaConfig(pipeline={"window_seconds": [10, 60], "hop_seconds": 5, "grace_seconds": 2,
+                               "max_series_per_metric": 7, "max_series_total": 9})  # fmt: skip
+    store = WindowStore.from_config(cfg.pipeline)
+    assert store.width == 5.0 and [(s.size, s.hop) for s in store.specs] == [(2, 1), (12, 1)]
+    assert (store.grace, store.caps.per_metric, store.caps.total) == (2.0, 7, 9)
+    assert WindowStore.restore(store.snapshot()).settings() == store.settings()
