@@ -24,6 +24,7 @@ STAGE_MODULES = [
     "pipeline.regressions.stage",
     "pipeline.anomalies.stage",
     "pipeline.capacity.stage",
+    "pipeline.web.stage",  # /metrics, /healthz, /readyz; counts agent crashes
 ]
 
 

@@ -1,0 +1,79 @@
+"""The worker's own endpoints on Faust's web server (``pipeline.web_port``).
+
+- ``/metrics``: Prometheus text, from a registry of this app's own (never the process-wide
+  default registry, so two apps in one process never mix their numbers).
+- ``/healthz``: liveness, 200 or 503 with the problems as JSON (see health.py).
+- ``/readyz``: 200 once the worker has started and is not in a rebalance.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faust
+from aiohttp.web import Response
+from faust import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from pipeline.web.collector import WorkerCollector, health_input, stage_counts
+from pipeline.web.health import Health, HealthJudge, HealthPolicy
+from pipeline.web.sensor import OutputSensor
+from pipeline.web.supervision import CrashLog, supervisor_for
+from schemas.config import TokaConfig
+
+__all__ = ["install"]
+
+#: How often health is judged between requests (the error window needs a history).
+HEALTH_TICK_SECONDS = 5.0
+
+
+def install(
+    app: faust.App, topics: Any, cfg: TokaConfig, policy: HealthPolicy | None = None
+) -> None:
+    crashes = CrashLog()
+    # Every agent started after this (all of them: agents start with the worker) gets a
+    # supervisor that counts its restarts.
+    app.conf.agent_supervisor = supervisor_for(crashes)  # type: ignore[assignment]
+    sensor = OutputSensor(
+        deadletter_topic=cfg.kafka.topic("deadletter"),
+        alerts_topic=cfg.kafka.topic("alerts"),
+        prefix=cfg.kafka.topic_prefix,
+    )
+    app.sensors.add(sensor)
+    judge = HealthJudge(policy)
+
+    def health() -> Health:
+        return judge.evaluate(
+            time.time(),
+            health_input(stage_counts(getattr(app, "toka_guards", []))),
+            crashes.dead_agents(stopping=bool(app.should_stop)),
+            crashes.recent,
+        )
+
+    health()  # the start-up baseline: a stage failing from its first record shows at once
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WorkerCollector(app, sensor, crashes, health))
+    app.toka_registry = registry  # type: ignore[attr-defined]
+
+    @app.page("/metrics")
+    async def metrics(self: web.View, request: web.Request) -> web.Response:
+        # aiohttp refuses a charset in content_type=, so the header is set whole.
+        body = generate_latest(registry)
+        return Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})  # type: ignore[return-value]
+
+    @app.page("/healthz")
+    async def healthz(self: web.View, request: web.Request) -> web.Response:
+        verdict = health()
+        body = {**verdict.as_json(), "agent_crashes": dict(crashes.crashes),
+                "last_crash": crashes.last_reason}  # fmt: skip
+        return self.json(body, status=200 if verdict.ok else 503)
+
+    @app.page("/readyz")
+    async def readyz(self: web.View, request: web.Request) -> web.Response:
+        ready = bool(app.started) and not app.rebalancing and not app.should_stop
+        return self.json({"ready": ready}, status=200 if ready else 503)
+
+    @app.timer(interval=HEALTH_TICK_SECONDS, name="toka-web-health")
+    async def judge_health() -> None:
+        health()

@@ -1,0 +1,108 @@
+"""A real `toka worker` on the embedded broker, scraped by a real Prometheus.
+
+Good, undecodable and late records go in; the counters Prometheus holds afterwards must be
+exactly what was sent: records consumed, dead letters by reason, late samples, the alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.broker import EmbeddedBroker
+from pipeline.topics import ensure_topics
+from schemas import MetricBatch, Sample, encode, new_id
+from schemas.config import TokaConfig
+from tests.pipeline.web.helpers import Prometheus, http_get, metric_values, wait_until, worker_env
+from tests.support.kafka import publish, stop_process, toka_process
+
+WINDOW = 2.0
+
+
+def batch(host: str, ts: float, cpu: float) -> MetricBatch:
+    return MetricBatch(
+        id=new_id(), host=host, source="system", ts=ts,
+        samples=[Sample(name="system_cpu_percent", value=cpu),
+                 Sample(name="system_memory_percent", value=20.0),
+                 Sample(name="system_cpu_core_percent", value=cpu, labels={"core": "0"})],
+    )  # fmt: skip
+
+
+async def test_prometheus_holds_what_the_worker_counted(
+    broker: EmbeddedBroker, tmp_path: Path, prometheus: Callable[[dict[str, str]], Prometheus]
+) -> None:
+    prefix = f"m{new_id()[:6]}."
+    env = worker_env(broker, tmp_path, prefix, WINDOW)
+    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix})
+    await ensure_topics(cfg)
+    web = f"127.0.0.1:{env['TOKA_PIPELINE__WEB_PORT']}"
+    proc = toka_process(["worker", "--loglevel", "info"], env, tmp_path / "worker.log")
+    try:
+        await asyncio.to_thread(
+            wait_until, lambda: http_get(f"http://{web}/readyz")[0] == 200, 40, "worker ready"
+        )
+        host = "web-e2e"
+        t = (time.time() // WINDOW) * WINDOW
+        late = batch(host, t - 10 * WINDOW, cpu=50)
+        records = [
+            encode(batch(host, t + 0.1, cpu=95)),
+            b"\x00not json",
+            encode(batch(host, t + 0.5, cpu=96)),
+            b'{"schema": "toka.metric_batch.v1", "id": "x", "host": 5}',  # wrong_type
+            b"nope",
+            # Moves the watermark past the first window: it closes and its alert fires.
+            encode(batch(host, t + 3 * WINDOW, cpu=20)),
+            encode(late),  # 3 samples older than the grace period
+            encode(batch(host, t + 3 * WINDOW + 0.2, cpu=20)),
+        ]
+        await publish(broker.bootstrap, cfg.kafka.topic("metrics"),
+                      [(host.encode(), r) for r in records], partition=0)  # fmt: skip
+
+        def worker_metric(name: str) -> dict[tuple[tuple[str, str], ...], float]:
+            return metric_values(http_get(f"http://{web}/metrics")[1].decode(), name)
+
+        # The worker itself has counted everything before Prometheus is asked.
+        await asyncio.to_thread(
+            wait_until,
+            lambda: worker_metric("toka_worker_alerts_total")
+            and sum(worker_metric("toka_worker_records_consumed_total").values()) == 8,
+            40, "the worker to consume 8 records and fire the alert",
+        )  # fmt: skip
+
+        prom = prometheus({"toka-worker": web})
+        expected = {
+            f'toka_worker_records_consumed_total{{topic="{prefix}metrics"}}': 8,
+            'toka_worker_dead_letters_total{source="metrics",reason="not_json"}': 2,
+            'toka_worker_dead_letters_total{source="metrics",reason="wrong_type"}': 1,
+            'toka_worker_dead_letters_total{source="metrics",reason="late"}': 1,
+            'toka_worker_late_samples_total{stage="windows"}': 3,
+            'toka_worker_stage_events_total{stage="windows",event="decode"}': 3,
+            'toka_worker_records_failed_total{stage="windows"}': 0,
+            'toka_worker_alerts_total{status="firing",severity="critical"}': 1,
+            'toka_worker_agent_crashes_total{agent="toka-windows"}': 0,
+            "toka_worker_healthy": 1,
+            'up{job="toka-worker"}': 1,
+        }
+
+        def held() -> dict[str, float | None]:
+            got = {}
+            for q in expected:
+                values = list(prom.query(q).values())
+                got[q] = values[0] if len(values) == 1 else None
+            return got
+
+        def matches() -> bool:
+            return held() == expected
+
+        await asyncio.to_thread(wait_until, matches, 20, "prometheus to hold the counters")
+        # Exactly these dead-letter series, no others (reasons are not double counted).
+        dead = prom.query("toka_worker_dead_letters_total")
+        assert sum(dead.values()) == 4
+        assert prom.query('toka_worker_records_processed_total{stage="windows"} >= 8')
+    finally:
+        code = stop_process(proc)
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert code == 0, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
