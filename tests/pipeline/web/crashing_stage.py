@@ -1,0 +1,53 @@
+"""A worker with one test stage that fails on demand, run as a real process by the tests.
+
+``python -m tests.pipeline.web.crashing_stage``: the web stage (with short health windows)
+plus an agent on the benchmarks topic that, per record value:
+  b"fail"  raises inside its ProcessingGuard (counted as an error, skipped);
+  b"crash" raises outside it, crashing the actor (Faust's supervisor restarts it);
+  anything else completes (counted ok).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from pipeline.stage_errors import ProcessingGuard
+from schemas.config import TokaConfig
+
+AGENT = "toka-test-crashy"
+
+
+def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+    guard = ProcessingGuard("flaky")
+
+    @app.agent(topics.benchmarks, name=AGENT)
+    async def crashy(stream: faust.StreamT) -> None:
+        async for value in stream:
+            if value == b"crash":
+                raise RuntimeError("poison record outside any guard")
+            with guard.record():
+                if value == b"fail":
+                    raise ValueError("a record this stage cannot handle")
+
+    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+
+
+def main() -> None:
+    from faust.worker import Worker
+
+    from pipeline.app import create_app
+    from pipeline.web import HealthPolicy
+    from pipeline.web import stage as web_stage
+    from schemas.config import load_config
+
+    cfg = load_config(None)
+    app = create_app(cfg, stages=[__name__])
+    policy = HealthPolicy(crash_window_seconds=6, error_window_seconds=60, min_errors=3)
+    web_stage.install(app, app.toka_topics, cfg, policy=policy)
+    Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""/healthz and the crash counters on a real worker process: a stage that fails every
+record, then an agent that crashes; the worker reports both and recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.broker import EmbeddedBroker
+from pipeline.topics import ensure_topics
+from schemas import new_id
+from schemas.config import TokaConfig
+from tests.pipeline.web.crashing_stage import AGENT
+from tests.pipeline.web.helpers import http_get, metric_values, wait_until, worker_env
+from tests.support.kafka import publish, stop_process
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_failing_stage_and_crashed_agent_fail_liveness_until_they_recover(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    prefix = f"c{new_id()[:6]}."
+    env = worker_env(broker, tmp_path, prefix, 2.0)
+    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix})
+    await ensure_topics(cfg)
+    web = f"http://127.0.0.1:{env['TOKA_PIPELINE__WEB_PORT']}"
+    with open(tmp_path / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.pipeline.web.crashing_stage", "worker"],
+            env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    topic = cfg.kafka.topic("benchmarks")
+
+    async def send(*values: bytes) -> None:
+        await publish(broker.bootstrap, topic, [(b"k", v) for v in values], partition=0)
+
+    def health() -> tuple[int, dict]:
+        status, body = http_get(f"{web}/healthz")
+        return status, json.loads(body)
+
+    def metric(name: str, **labels: str) -> float | None:
+        values = metric_values(http_get(f"{web}/metrics")[1].decode(), name)
+        return values.get(tuple(sorted(labels.items())))
+
+    async def until(check, what: str, timeout: float = 30) -> object:  # type: ignore[no-untyped-def]
+        return await asyncio.to_thread(wait_until, check, timeout, what)
+
+    try:
+        await until(lambda: http_get(f"{web}/readyz")[0] == 200, "worker ready", 40)
+        assert health()[0] == 200
+
+        # A stage failing every record, none completing: liveness fails, naming the stage.
+        await send(b"fail", b"fail", b"fail")
+        status, body = await until(lambda: (h := health())[0] == 503 and h, "503 on errors")
+        assert any("stage flaky" in p for p in body["problems"]), body
+        assert metric("toka_worker_records_failed_total", stage="flaky") == 3
+        assert metric("toka_worker_healthy") == 0
+        # Records complete again: healthy.
+        await send(b"fine")
+        await until(lambda: health()[0] == 200, "200 once records complete")
+
+        # An agent crashes: counted, liveness fails, the restarted actor keeps consuming.
+        await send(b"crash")
+        status, body = await until(lambda: (h := health())[0] == 503 and h, "503 on crash")
+        assert any(f"agent {AGENT}: crashed 1 time" in p for p in body["problems"]), body
+        assert "poison record" in body["last_crash"][AGENT]
+        assert metric("toka_worker_agent_crashes_total", agent=AGENT) == 1
+        await send(b"fine", b"fine")
+        await until(
+            lambda: metric("toka_worker_records_processed_total", stage="flaky") == 3,
+            "the restarted actor to process records",
+        )
+        # The crash window (6 s here) passes: healthy again, the count stays.
+        await until(lambda: health()[0] == 200, "200 after the crash window", 15)
+        assert metric("toka_worker_agent_crashes_total", agent=AGENT) == 1
+    finally:
+        code = stop_process(proc)
+    output = (tmp_path / "worker.log").read_text(errors="replace")
+    assert code == 0, output[-3000:]
