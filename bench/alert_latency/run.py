@@ -223,7 +223,7 @@ def _table(r: dict) -> None:
         f"{p['threshold']}, {p['trials']} trials, Prometheus scrape/eval "
         f"{p['prometheus']['scrape_interval_s']:g} s, toka fed by {p['toka_feeder']}"
     )
-    print(f"{'path':48} {'latencies (s)':>22} {'median':>7} {'prom/toka':>9}")
+    print(f"{'path':48} {'latencies (s)':>30} {'median':>7} {'prom/toka':>9}")
     for name, x in r["paths"].items():
         cfg = p["toka_profiles"].get(name.removeprefix("toka "))
         label = name + (
@@ -234,7 +234,7 @@ def _table(r: dict) -> None:
         )
         lats = " ".join(f"{v:.1f}" for v in x["latencies_s"])
         ratio = f"{x['prometheus_over_toka']:.1f}x" if "prometheus_over_toka" in x else ""
-        print(f"{label:48} {lats:>22} {x['median_s']:>7.2f} {ratio:>9}")
+        print(f"{label:48} {lats:>30} {x['median_s']:>7.2f} {ratio:>9}")
     print(
         f"target: toka (streaming) >= {r['target']['prometheus_over_toka']:g}x sooner: "
         f"{'PASS' if r['pass'] else 'FAIL'}"
