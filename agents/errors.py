@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.errors import TokaError
 
-__all__ = ["AgentError", "DuplicateSourceError", "KafkaUnavailableError"]
+__all__ = ["AgentError", "DuplicateSourceError", "KafkaUnavailableError", "RecordRejectedError"]
 
 
 class AgentError(TokaError):
@@ -22,5 +22,14 @@ class KafkaUnavailableError(AgentError):
     """
 
     def __init__(self, message: str, acked: int = 0) -> None:
+        super().__init__(message)
+        self.acked = acked
+
+
+class RecordRejectedError(AgentError):
+    """Kafka refused one record for good (e.g. too large): records ``[:acked]`` were sent,
+    record ``[acked]`` must be dropped, the rest sent again."""
+
+    def __init__(self, message: str, acked: int) -> None:
         super().__init__(message)
         self.acked = acked

@@ -167,16 +167,15 @@ class AgentRuntime:
     async def collect(self, source: Source) -> bool:
         """One collection of one source, published as one MetricBatch. Never raises."""
         try:
-            samples = await source.collect()
+            samples = self.prepare(source.name, await source.collect())
+            batch = metric_batch(
+                self.cfg.agent.host, source.name, samples, self._clock(), self._resource
+            )
+            records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
         except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
             self.metrics.source_errors.labels(source.name).inc()
             self._log.log(logging.ERROR, f"src:{source.name}", "source %s: %r", source.name, exc)
             return False
-        samples = self.prepare(source.name, samples)
-        batch = metric_batch(
-            self.cfg.agent.host, source.name, samples, self._clock(), self._resource
-        )
-        records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
         for rec in records:
             self.publisher.submit(rec)
         self.metrics.collected.labels(source.name).inc(len(records))

@@ -43,6 +43,9 @@ class AgentMetrics:
         self.source_errors = Counter(
             "toka_agent_source_errors", "Collections that failed", ["source"], registry=r
         )
+        self.publisher_errors = Counter(
+            "toka_agent_publisher_errors", "Unexpected publisher errors (retried)", registry=r
+        )
         self.spool_corrupt = Counter(
             "toka_agent_spool_corrupt_regions", "Corrupt spool regions skipped", registry=r
         )

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from agents.errors import KafkaUnavailableError
+from agents.errors import KafkaUnavailableError, RecordRejectedError
 
 if TYPE_CHECKING:
     from agents.publish.publisher import OutRecord
@@ -42,6 +42,20 @@ def producer_options(
         "retry_backoff_ms": int(retry_backoff_s * 1000),
         "client_id": "toka-agent",
     }
+
+
+def _is_poison(exc: BaseException) -> bool:
+    """A non-retriable error about the record itself (too large, corrupt, invalid topic).
+    Authorization failures are not: they are fixed by an operator, so records wait."""
+    from aiokafka.errors import KafkaError
+
+    name = type(exc).__name__
+    return (
+        isinstance(exc, KafkaError)
+        and not exc.retriable
+        and "Authori" not in name
+        and "Authenticat" not in name
+    )
 
 
 def describe(options: dict[str, Any]) -> str:
@@ -90,25 +104,35 @@ class KafkaSink:
         return self._producer
 
     async def send(self, records: Sequence[OutRecord]) -> int:
-        """Send ``records``; return how many were acked, in order, before any failure."""
+        """Send ``records`` in order; all acked, or raise with how many were, in order."""
         producer = await self._ensure()
         futures = []
-        acked = 0
-        try:
-            for r in records:
+        refused: BaseException | None = None
+        for r in records:
+            try:
                 futures.append(await producer.send(r.topic, r.value, key=r.key))
-            for fut in futures:
+            except Exception as exc:  # noqa: BLE001 - refused before sending (e.g. too large)
+                refused = exc
+                break
+        acked = 0
+        failure: BaseException | None = None
+        for fut in futures:
+            if failure is not None:
+                fut.cancel()  # after a failure: these are sent again (or were; ids dedupe)
+                continue
+            try:
                 await asyncio.wait_for(fut, self._timeout)
                 acked += 1
-        except Exception as exc:
-            await self.reset()
-            for fut in futures:
-                if not fut.done():
-                    fut.cancel()
-                elif not fut.cancelled():
-                    fut.exception()  # consumed: no "exception never retrieved" noise
-            raise KafkaUnavailableError(f"send failed: {exc!r}", acked=acked) from exc
-        return acked
+            except Exception as exc:  # noqa: BLE001 - classified below
+                failure = exc
+        failure = failure or refused  # the records before a refused one still count
+        if failure is None:
+            return acked
+        if _is_poison(failure):
+            # This one record can never be sent; retrying it would block all behind it.
+            raise RecordRejectedError(f"record refused: {failure!r}", acked=acked) from failure
+        await self.reset()
+        raise KafkaUnavailableError(f"send failed: {failure!r}", acked=acked) from failure
 
     async def reset(self) -> None:
         producer, self._producer = self._producer, None

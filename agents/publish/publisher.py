@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from agents.errors import KafkaUnavailableError
+from agents.errors import KafkaUnavailableError, RecordRejectedError
 from agents.publish.spool import Spool
 from agents.ratelog import RateLimitedLog
 from agents.selfmetrics import AgentMetrics
@@ -146,6 +146,14 @@ class Publisher:
                 self._spill_queue()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
+            except Exception as exc:  # noqa: BLE001 - a bug or a disk error must not end sending
+                if self._inflight:
+                    self._to_spool(self._inflight)
+                    self._inflight = []
+                self._m.publisher_errors.inc()
+                self._log.log(logging.ERROR, "bug", "publisher error, retrying: %r", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
 
     async def _send_from_queue(self) -> None:
         batch = self._inflight = [
@@ -160,6 +168,12 @@ class Publisher:
             self._count_sent(batch[: exc.acked])
             self._to_spool(batch[exc.acked :])  # before the queue: they are older
             raise
+        except RecordRejectedError as exc:
+            self._inflight = []
+            self._count_sent(batch[: exc.acked])
+            self._drop("rejected_by_kafka")
+            self._queue.extendleft(reversed(batch[exc.acked + 1 :]))  # again, in order
+            return
         finally:
             self._m.send_latency.observe(time.perf_counter() - t0)
         self._inflight = []
@@ -182,13 +196,18 @@ class Publisher:
         except KafkaUnavailableError as exc:
             self._commit_spool(batch[: exc.acked])
             raise
+        except RecordRejectedError as exc:
+            # The refused record is consumed with those before it: dropped and counted.
+            self._commit_spool(batch[: exc.acked], consumed=exc.acked + 1)
+            self._drop("rejected_by_kafka")
+            return
         finally:
             self._m.send_latency.observe(time.perf_counter() - t0)
         self._commit_spool(batch[:acked])
 
-    def _commit_spool(self, sent: list[OutRecord]) -> None:
+    def _commit_spool(self, sent: list[OutRecord], consumed: int | None = None) -> None:
         assert self._spool is not None
-        self._spool.commit(len(sent))
+        self._spool.commit(len(sent) if consumed is None else consumed)
         self._count_sent(sent)
         self._m.replayed.inc(len(sent))
         self._sync_spool_gauges()

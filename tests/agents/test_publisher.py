@@ -61,3 +61,51 @@ async def test_oversized_record_is_dropped_and_counted(tmp_path: Path):
     pub.submit(_rec(1))
     assert m.value("toka_agent_records_dropped_total", reason="too_large") == 1
     await pub.close(timeout=0)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("via_spool", [False, True])
+async def test_a_record_kafka_refuses_is_dropped_not_retried_forever(
+    broker,
+    topic_prefix: str,
+    tmp_path: Path,
+    via_spool: bool,  # noqa: ANN001
+):
+    """The producer allows less than the publisher (a misconfiguration, or a broker with a
+    smaller message.max.bytes): the real client refuses the big record for good."""
+
+    m = AgentMetrics()
+    opts = producer_options({"bootstrap_servers": broker.bootstrap}, max_record_bytes=1000)
+    spool = Spool(tmp_path, 1 << 20)
+    pub = Publisher(KafkaSink(opts, timeout_s=5), m, spool=spool, queue_size=100)
+    topic = f"{topic_prefix}p"
+    big = OutRecord(topic, b"k", b'{"schema":"x","big":"' + b"x" * 200_000 + b'"}')
+    small = [OutRecord(topic, b"k", b'{"n":%d}' % i) for i in range(3)]
+    if via_spool:  # left by an earlier run: replayed from disk
+        for r in (small[0], big, small[1], small[2]):
+            spool.append(r.topic, r.key, r.value)
+    else:
+        for r in (small[0], big, small[1], small[2]):
+            pub.submit(r)
+    pub.start()
+    await pub.close(timeout=10)
+    assert m.value("toka_agent_records_dropped_total", reason="rejected_by_kafka") == 1
+    assert m.value("toka_agent_records_sent_total", topic=topic) == 3
+    consumer_got = await _read_raw(broker.bootstrap, topic, 3)
+    assert consumer_got == [r.value for r in small]
+
+
+async def _read_raw(bootstrap: str, topic: str, n: int) -> list[bytes]:
+    from aiokafka import AIOKafkaConsumer
+
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await c.start()
+    out: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 10
+        while len(out) < n and time.monotonic() < deadline:
+            for msgs in (await c.getmany(timeout_ms=300)).values():
+                out += [msg.value for msg in msgs]
+    finally:
+        await c.stop()
+    return out
