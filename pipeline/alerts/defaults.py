@@ -19,7 +19,7 @@ def load_rules(
     """The rules of ``path``, or the built-in threshold rules when ``path`` is None.
 
     ``default_window``: the window length (s) rules without ``window:`` read; the worker
-    passes its shortest window. None: every window length.
+    passes its shortest window. None: each rule reads the shortest window length it sees.
     """
     if path is None:
         return default_rules(thresholds, default_window)

@@ -44,8 +44,10 @@ class RuleSet:
         self.grouping = grouping or Grouping()
         self.source = source
         # Rules without a window of their own read only this window length, so a series
-        # aggregated at 10 s and at 1 min does not feed one instance twice.
+        # aggregated at 10 s and at 1 min does not feed one instance twice. Unset, each
+        # rule reads the shortest window length it has seen (learned from the stream).
         self.default_window = default_window
+        self._shortest: dict[str, float] = {}
         self._by_metric: dict[str, list[Rule]] = {}
         for rule in self.rules:
             names = [rule.metric]
@@ -73,8 +75,7 @@ class RuleSet:
         for rule in self._by_metric.get(agg.name, ()):
             if not all(m.matches(agg.labels) for m in rule.matchers):
                 continue
-            size = rule.window or self.default_window
-            if size is not None and abs(agg.window_end - agg.window_start - size) > 1e-6:
+            if not self._reads_window(rule, agg.window_end - agg.window_start):
                 continue
             if rule.kind == "threshold":
                 value = getattr(agg, rule.field)
@@ -177,6 +178,12 @@ class RuleSet:
         st = observe(rule, st, 0, now)
         st.update(seen=now, t=now, skew=0.0, value=0.0)
         return self._commit(rule, key, st, now, now=now, states=states)
+
+    def _reads_window(self, rule: Rule, length: float) -> bool:
+        size = rule.window or self.default_window
+        if size is None:
+            size = self._shortest[rule.name] = min(self._shortest.get(rule.name, length), length)
+        return abs(length - size) <= 1e-6
 
     # -- time-driven -------------------------------------------------------------------
 

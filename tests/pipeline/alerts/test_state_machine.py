@@ -368,6 +368,16 @@ def test_default_window_of_the_rule_set():
     assert len(rs.evaluate(agg(M, 99, 60, window=10), states, 60)) == 1
 
 
+def test_without_a_default_window_the_shortest_seen_is_read():
+    rs = parse_rules(textwrap.dedent(BASE))
+    states = ChangelogDict()
+    assert len(rs.evaluate(agg(M, 99, 60, window=10), states, 60)) == 1
+    assert rs.evaluate(agg(M, 10, 60, window=60), states, 60) == []  # the 1 min window
+    assert rs.evaluate(agg(M, 10, 120, window=60), states, 120) == []
+    (resolved,) = rs.evaluate(agg(M, 10, 70, window=10), states, 70)
+    assert resolved.status == "resolved"
+
+
 def test_state_survives_a_new_rule_set_instance():
     """The worker restarts: a fresh RuleSet over the recovered table resolves, once."""
     states = ChangelogDict()
