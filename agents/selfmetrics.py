@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 __all__ = ["AgentMetrics"]
 
@@ -12,6 +12,8 @@ class AgentMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
+        # The agent's own CPU seconds, RSS and open fds: its overhead, visible on every host.
+        ProcessCollector(namespace="toka_agent", registry=r)
         self.collected = Counter(
             "toka_agent_records_collected", "Records built by sources", ["source"], registry=r
         )

@@ -105,3 +105,14 @@ def test_runs_until_sigterm_and_flushes(broker: EmbeddedBroker, topic_prefix: st
     ids = [b.id for _, b in after]
     assert len(ids) >= 3 and len(set(ids)) == len(ids)
     assert not list((tmp_path / "spool").glob("*.seg"))  # everything was sent, nothing left
+
+
+def test_bad_config_fails_at_start_with_the_key(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent:\n  publisher:\n    drop_policy: sideways\n  sources:\n    sytem: {}\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "agents", "-c", str(bad), "--once"],
+        check=False, capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "agent.publisher.drop_policy" in out.stderr and "agent.sources.sytem" in out.stderr

@@ -58,7 +58,8 @@ async def test_metrics_and_health(broker: EmbeddedBroker, topic_prefix: str, tmp
             )
             assert values[("toka_agent_broker_up", ())] == 1
             for name in ("toka_agent_queue_depth", "toka_agent_spool_bytes",
-                         "toka_agent_send_latency_seconds_count"):  # fmt: skip
+                         "toka_agent_send_latency_seconds_count",
+                         "toka_agent_process_resident_memory_bytes"):  # fmt: skip
                 assert (name, ()) in values
 
             runtime._loops["system"].cancel()  # a collection loop that died
