@@ -225,7 +225,9 @@ class AgentRuntime:
             from agents.spans.receiver import make_receiver_app
 
             self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
-            app = make_receiver_app(self.intake, self.metrics, otlp.max_body_bytes)
+            app = make_receiver_app(
+                self.intake, self.metrics, otlp.max_body_bytes, lambda: self.publisher.saturated
+            )
             if await self._start_server("otlp", HttpServer(app, otlp.host, otlp.port)):
                 self.otlp_port = self._servers[-1].port
                 every = otlp.batch_max_age_seconds / 2

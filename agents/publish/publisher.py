@@ -95,6 +95,13 @@ class Publisher:
         return self._task is not None and not self._task.done()
 
     @property
+    def saturated(self) -> bool:
+        """Nearly out of room: 90% of the spool cap (or a full queue without a spool)."""
+        if self._spool is None:
+            return len(self._queue) >= self._queue_size
+        return self._spool.size_bytes >= 0.9 * self._spool.max_bytes
+
+    @property
     def pending(self) -> int:
         spooled = len(self._spool) if self._spool is not None else 0
         return len(self._inflight) + len(self._queue) + spooled

@@ -8,6 +8,7 @@ one, 415 for another content type. A bad request never takes the receiver down.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -24,6 +25,7 @@ log = logging.getLogger("toka.agent.otlp")
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _INVALID_ARGUMENT = 3
+_UNAVAILABLE = 14
 
 
 class _Reject(Exception):
@@ -47,7 +49,15 @@ def _status_proto(code: int, message: str) -> bytes:
     return b"\x08" + _varint(code) + b"\x12" + _varint(len(msg)) + msg
 
 
-def make_receiver_app(intake: SpanIntake, metrics: AgentMetrics, max_body: int) -> web.Application:
+def make_receiver_app(
+    intake: SpanIntake,
+    metrics: AgentMetrics,
+    max_body: int,
+    saturated: Callable[[], bool] = lambda: False,
+) -> web.Application:
+    """``saturated``: true while the publisher cannot take more (spool nearly full); the
+    receiver then answers 503 with Retry-After, which OTLP exporters retry, rather than
+    letting a span flood push metric records out of the spool."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
         ExportTraceServiceResponse,
@@ -81,6 +91,8 @@ def make_receiver_app(intake: SpanIntake, metrics: AgentMetrics, max_body: int) 
         try:
             if ctype not in (PROTOBUF, JSON):
                 raise _Reject(415, "content_type", f"Content-Type must be {PROTOBUF} or {JSON}")
+            if saturated():
+                raise _Reject(503, "overloaded", "agent spool nearly full; retry later")
             if (request.content_length or 0) > max_body:
                 raise _Reject(413, "too_large", f"body over {max_body} bytes")
             try:
@@ -95,15 +107,16 @@ def make_receiver_app(intake: SpanIntake, metrics: AgentMetrics, max_body: int) 
             rlog.log(
                 logging.WARNING, r.reason, "OTLP request refused (%d): %s", r.status, r.message
             )
+            code = _UNAVAILABLE if r.status == 503 else _INVALID_ARGUMENT
+            headers = {"Retry-After": "5"} if r.status == 503 else None
             if ctype == JSON:
                 return web.json_response(
-                    {"code": _INVALID_ARGUMENT, "message": r.message}, status=r.status
+                    {"code": code, "message": r.message}, status=r.status, headers=headers
                 )
             return web.Response(
-                body=_status_proto(_INVALID_ARGUMENT, r.message),
-                status=r.status,
-                content_type=PROTOBUF,
-            )
+                body=_status_proto(code, r.message), status=r.status, content_type=PROTOBUF,
+                headers=headers,
+            )  # fmt: skip
         resp = ExportTraceServiceResponse()
         if accepted.rejected:
             resp.partial_success.rejected_spans = accepted.rejected

@@ -199,3 +199,45 @@ async def test_sdk_span_exporter_publishes_to_kafka(
     assert (
         exporter.metrics.value("toka_agent_records_sent_total", topic=f"{topic_prefix}spans") >= 1
     )
+
+
+async def test_receiver_pushes_back_when_the_spool_is_nearly_full(tmp_path: Path):
+    from pipeline.broker import free_port
+
+    path = agent_config_file(
+        tmp_path, f"127.0.0.1:{free_port()}", "t.",  # Kafka unreachable: everything spools
+        sources={"system": {"enabled": False},
+                 "otlp": {"enabled": True, "port": 0, "batch_max_age_seconds": 0.05}},
+        publisher={"spool_max_bytes": 20_000, "request_timeout_seconds": 1,
+                   "shutdown_timeout_seconds": 0},
+    )  # fmt: skip
+    runtime = AgentRuntime(load_config(path))
+    stop = asyncio.Event()
+    run = asyncio.create_task(runtime.run(stop))
+    while runtime.otlp_port is None:
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{runtime.otlp_port}/v1/traces"
+    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+            "name": "x" * 300, "startTimeUnixNano": "1", "endTimeUnixNano": "2"}  # fmt: skip
+    body = orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    statuses = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(400):
+                async with http.post(
+                    url, data=body, headers={"Content-Type": "application/json"}
+                ) as r:
+                    statuses.append(r.status)
+                    if r.status == 503:
+                        assert r.headers["Retry-After"] == "5"
+                        assert (await r.json())["code"] == 14  # UNAVAILABLE: retryable
+                        break
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await run
+    assert statuses[-1] == 503 and statuses.count(200) >= 20
+    assert (
+        runtime.metrics.value("toka_agent_records_dropped_total", reason="spool_full_oldest") == 0
+    )
+    assert runtime.metrics.value("toka_agent_receiver_rejected_total", reason="overloaded") == 1
