@@ -7,9 +7,13 @@ exactly what was sent: records consumed, dead letters by reason, late samples, t
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import yaml
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.topics import ensure_topics
@@ -19,6 +23,23 @@ from tests.pipeline.web.helpers import Prometheus, http_get, metric_values, wait
 from tests.support.kafka import publish, stop_process, toka_process
 
 WINDOW = 2.0
+
+
+def _deploy_queries_run_on(prom: Prometheus) -> None:
+    """The Grafana dashboard and the self-alert rules of deploy/ name only metrics this
+    worker exports, and every dashboard query is valid PromQL that Prometheus answers."""
+    deploy = Path(__file__).resolve().parents[3] / "deploy"
+    dashboard = json.loads((deploy / "grafana/dashboards/toka-worker.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = yaml.safe_load((deploy / "prometheus/toka-self-alerts.yml").read_text())
+    alert_exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    used = {m for e in exprs + alert_exprs for m in re.findall(r"toka_worker_\w+", e)}
+    status, body = http_get(f"{prom.url}/api/v1/label/__name__/values")
+    exported = set(json.loads(body)["data"])
+    assert used and used <= exported, used - exported
+    for expr in exprs:
+        filled = expr.replace("$__rate_interval", "1m").replace("$__range", "5m")
+        prom.query(filled.replace("$instance", ".*"))  # raises on a query Prometheus refuses
 
 
 def batch(host: str, ts: float, cpu: float) -> MetricBatch:
@@ -101,6 +122,7 @@ async def test_prometheus_holds_what_the_worker_counted(
         dead = prom.query("toka_worker_dead_letters_total")
         assert sum(dead.values()) == 4
         assert prom.query('toka_worker_records_processed_total{stage="windows"} >= 8')
+        _deploy_queries_run_on(prom)
     finally:
         code = stop_process(proc)
     log = (tmp_path / "worker.log").read_text(errors="replace")
