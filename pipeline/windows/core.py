@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
+from pipeline.windows.layouts import Block, Layout, layout_of
 from pipeline.windows.series import Series, series_id
 from pipeline.windows.sketch import DEFAULT_ALPHA
 from pipeline.windows.spec import specs_for
@@ -57,7 +60,12 @@ class WindowStore:
         self._by_sid: dict[str, Series] = {}
         self._by_pane: dict[int, set[Series]] = {}
         self._last_scan = float("-inf")
-        self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0}
+        # Per-record fast path (layouts.py): (host, source) -> layout; pane -> pending blocks.
+        self._layouts: dict[tuple[str, str], Layout] = {}
+        self._blocks: dict[int, list[Block]] = {}
+        self._flush_epoch = 0
+        self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0,
+                      "row_records": 0}  # fmt: skip
 
     @classmethod
     def from_config(cls, pc: Any) -> WindowStore:
@@ -90,6 +98,15 @@ class WindowStore:
         is judged against the watermark before this record, so one record spanning a
         spool replay does not make its own older samples late.
         """
+        lkey = (batch.host, batch.source)
+        layout = self._layouts.get(lkey)
+        if (
+            layout is not None
+            and layout.matches(batch.samples)
+            and self._fold_row(layout, batch, now)
+        ):
+            return []
+        collect: list[Series] | None = [] if batch.samples else None
         width = self.width
         lim = self._late_limit()
         future = now + self.max_future
@@ -126,6 +143,8 @@ class WindowStore:
             ser = hmap.get((s.name, tuple(s.labels.items())))
             if ser is None:
                 ser = self._resolve(hmap, batch.host, s)
+            if collect is not None:
+                collect.append(ser)
             if p < lim or p < ser.closed_until:
                 late.append(s)
                 continue
@@ -167,6 +186,10 @@ class WindowStore:
                     pane.thin()
         if b_used and bts > wm:
             wm = bts
+        if collect is not None and not late and not nan and not fut:
+            new_layout = layout_of(batch.samples, collect)
+            if new_layout is not None:
+                self._layouts[lkey] = new_layout
         self.watermark = wm
         st = self.stats
         st["samples"] += len(batch.samples)
@@ -174,6 +197,53 @@ class WindowStore:
         st["nan"] += nan
         st["future"] += fut
         return late
+
+    def _fold_row(self, layout: Layout, batch: MetricBatch, now: float) -> bool:
+        """Fold a record of a known layout as one row; False: take the per-sample path."""
+        bts = batch.ts
+        p = int(bts // self.width)
+        if p < self._late_limit() or p < layout.closed_until(self._flush_epoch):
+            return False
+        if bts > now + self.max_future:
+            return False
+        n = len(batch.samples)
+        values = np.fromiter((s.value for s in batch.samples), np.float64, count=n)
+        if np.isnan(values).any():
+            return False
+        blk = layout.block
+        if blk is None or blk.pane != p:
+            blk = layout.block = Block(layout, p)
+            self._blocks.setdefault(p, []).append(blk)
+            members = self._by_pane.get(p)
+            if members is None:
+                members = self._by_pane[p] = set()
+            members.update(layout.series)
+        blk.add(values, bts)
+        for ser in layout.series:
+            ser.last_seen = now
+        self.watermark = max(self.watermark, bts)
+        self.stats["samples"] += n
+        self.stats["row_records"] += 1
+        return True
+
+    def _materialize(self, keep: Any = None) -> None:
+        """Fold pending blocks into series panes: those with pane < ``keep`` (an int), or
+        those ``keep(block)`` is true for, or all when ``keep`` is None."""
+        for p in list(self._blocks):
+            if isinstance(keep, int) and p >= keep:
+                continue
+            blocks = self._blocks[p]
+            rest = [b for b in blocks if callable(keep) and not keep(b)]
+            for blk in blocks:
+                if blk in rest:
+                    continue
+                blk.materialize(self.alpha)
+                if blk.layout.block is blk:
+                    blk.layout.block = None
+            if rest:
+                self._blocks[p] = rest
+            else:
+                del self._blocks[p]
 
     def _late_limit(self) -> int:
         # Pane p is late once its first window (end (p+1)*width) is past end + grace.
@@ -226,6 +296,8 @@ class WindowStore:
         out: list[WindowAggregate] = []
         if self.watermark != float("-inf"):
             lim = int((self.watermark - self.grace) // self.width)  # closable window ends
+            if self._blocks:
+                self._materialize(lim)
             out.extend(self._close_until(lim))
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
@@ -261,6 +333,9 @@ class WindowStore:
 
     def _close_idle(self, now: float) -> list[WindowAggregate]:
         out: list[WindowAggregate] = []
+        if self._blocks:  # idle series must have all their samples in panes before a flush
+            limit = now - self.idle_close
+            self._materialize(lambda b: any(ser.last_seen <= limit for ser in b.layout.series))
         expired: list[Series] = []
         for ser in self._by_sid.values():
             idle = now - ser.last_seen
@@ -292,10 +367,13 @@ class WindowStore:
                     del self._by_pane[p]
             ser.drop_pane(p)
         ser.closed_until = closed_until
+        self._flush_epoch += 1
         return out
 
     def _expire(self, ser: Series) -> None:
         del self._by_sid[ser.sid]
+        for key in [k for k, lay in self._layouts.items() if k[0] == ser.host]:
+            del self._layouts[key]  # its series list may hold this one
         hmap = self._hosts.get(ser.host)
         if hmap is not None:
             for key in ser.keys:
@@ -308,6 +386,7 @@ class WindowStore:
     # -- state --
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able state: settings, watermark, and every series with its panes."""
+        self._materialize()
         return {
             "v": 1,
             "settings": self.settings(),

@@ -1,0 +1,81 @@
+"""The per-record fast path (layouts.py) gives exactly what the per-sample path gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from pipeline.windows import WindowStore
+from schemas.records import MetricBatch, Sample, new_id
+
+
+def scrapes(seed: int, hosts: int = 3, steps: int = 60) -> list[tuple[float, MetricBatch]]:
+    """(arrival time, record) with jitter, a NaN, a reordered pair, a late record, a gap."""
+    rng = np.random.default_rng(seed)
+    counters = np.zeros(4)
+    out = []
+    for k in range(steps):
+        for h in range(hosts):
+            if h == 2 and 20 <= k < 45:
+                continue  # host 2 goes quiet: idle close, then comes back
+            counters += rng.integers(0, 50, 4)
+            if k == 30:
+                counters[1] = 3.0  # a counter reset
+            samples = [Sample(name="g", value=float(v), labels={"i": str(i)})
+                       for i, v in enumerate(rng.normal(50, 20, 6))]  # fmt: skip
+            samples += [Sample(name="c", value=float(v), type="counter", labels={"i": str(i)})
+                        for i, v in enumerate(counters)]  # fmt: skip
+            if k == 17 and h == 0:
+                samples[2] = Sample(name="g", value=float("nan"), labels={"i": "2"})
+            ts = 1000.0 + k * 1.5 + h * 0.01
+            out.append((ts + 0.2, MetricBatch(id=new_id(), host=f"h{h}", source="s", ts=ts,
+                                                samples=samples)))  # fmt: skip
+    out[40], out[41] = out[41], out[40]  # arrival order differs from event time
+    late = out[10][1]
+    out.append((out[-1][0], late))  # long after its window closed
+    return out
+
+
+def run(records: list[tuple[float, MetricBatch]], fast: bool, snapshot_at: int = -1) -> list:
+    store = WindowStore([3.0, 9.0], grace=1.0, idle_close=5.0)
+    got: list = []
+    rows = 0
+    for i, (now, rec) in enumerate(records):
+        b = rec
+        if not fast:  # a new source per record: no layout ever matches
+            b = MetricBatch(id=b.id, host=b.host, source=f"s{i}", ts=b.ts, samples=b.samples)
+        got.append(("late", len(store.add_batch(b, now))))
+        got.extend(store.close_due(now))
+        if i == snapshot_at:
+            rows += store.stats["row_records"]
+            store = WindowStore.restore(orjson.loads(orjson.dumps(store.snapshot())))
+            store.stats["row_records"] = 0
+    got.extend(store.close_due(now + 100.0))
+    rows += store.stats["row_records"]
+    assert (rows > len(records) * 0.8) if fast else rows == 0  # which path really ran
+    return got
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("snapshot_at", [-1, 77])
+def test_fast_path_equals_per_sample_path(seed: int, snapshot_at: int) -> None:
+    records = scrapes(seed)
+    slow = run(records, fast=False)
+    fast = run(records, fast=True, snapshot_at=snapshot_at)
+    assert len(fast) == len(slow) and fast == slow
+    aggs = [a for a in fast if not isinstance(a, tuple)]
+    assert {a.type for a in aggs} == {"gauge", "counter"}
+    assert any(a.host == "h2" for a in aggs) and ("late", 10) in fast
+
+
+def test_layout_is_per_host_and_source_and_changes_fall_back() -> None:
+    store = WindowStore([10.0], grace=0.0)
+    a = [Sample(name="x", value=1.0), Sample(name="y", value=2.0)]
+    b = [Sample(name="y", value=3.0), Sample(name="x", value=4.0)]  # another order
+    for t, samples in [(101.0, a), (102.0, a), (103.0, b), (104.0, a)]:
+        store.add_batch(MetricBatch(id=new_id(), host="h", source="s", ts=t, samples=samples), t)
+    store.add_batch(MetricBatch(id=new_id(), host="h", source="s", ts=111.0, samples=a), 111.0)
+    aggs = {a.name: a for a in store.close_due(111.0)}
+    assert (aggs["x"].count, aggs["x"].sum, aggs["x"].last) == (4, 7.0, 1.0)
+    assert (aggs["y"].count, aggs["y"].sum, aggs["y"].last) == (4, 9.0, 2.0)
