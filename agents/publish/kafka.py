@@ -12,7 +12,7 @@ from agents.errors import KafkaUnavailableError, RecordRejectedError
 if TYPE_CHECKING:
     from agents.publish.publisher import OutRecord
 
-__all__ = ["KafkaSink", "describe", "producer_options"]
+__all__ = ["KafkaSink", "available_compression", "describe", "producer_options"]
 
 log = logging.getLogger("toka.agent.kafka")
 
@@ -35,13 +35,29 @@ def producer_options(
         **client_options,
         "acks": "all",
         "enable_idempotence": False,
-        "compression_type": None if compression == "none" else compression,
+        "compression_type": available_compression(compression),
         "request_timeout_ms": int(request_timeout_s * 1000),
         "linger_ms": linger_ms,
         "max_request_size": max_record_bytes + 64 * 1024,
         "retry_backoff_ms": int(retry_backoff_s * 1000),
         "client_id": "toka-agent",
     }
+
+
+def available_compression(wanted: str) -> str | None:
+    """``wanted`` if this host's aiokafka can do it, else the best it can (zstd, lz4, gzip):
+    an agent must start everywhere, and every Kafka consumer reads all four."""
+    if wanted == "none":
+        return None
+    from aiokafka import codec
+
+    order = [wanted] + [c for c in ("zstd", "lz4", "gzip") if c != wanted]
+    for name in order:
+        if getattr(codec, f"has_{name}", lambda: False)():
+            if name != wanted:
+                log.warning("compression %s is not available here; using %s", wanted, name)
+            return name
+    return None
 
 
 def _is_poison(exc: BaseException) -> bool:

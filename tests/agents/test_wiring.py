@@ -63,3 +63,14 @@ def test_span_exporters_each_claim_their_own_spool(tmp_path):  # noqa: ANN001
     three = TokaSpanExporter(cfg)  # adopts the spool the first one left
     two.shutdown()
     three.shutdown()
+
+
+def test_compression_falls_back_to_what_this_host_has(monkeypatch):  # noqa: ANN001
+    from aiokafka import codec
+
+    from agents.publish.kafka import available_compression
+
+    assert available_compression("zstd") == "zstd"
+    assert available_compression("none") is None
+    monkeypatch.setattr(codec, "has_zstd", lambda: False)
+    assert available_compression("zstd") == "lz4"
