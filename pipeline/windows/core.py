@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
-from pipeline.windows.layouts import Block, Layout, layout_of
+from pipeline.windows.layouts import Layout, PendingBlocks, layout_of
 from pipeline.windows.series import Series, series_id
 from pipeline.windows.sketch import DEFAULT_ALPHA
 from pipeline.windows.spec import specs_for
@@ -62,7 +62,7 @@ class WindowStore:
         self._last_scan = float("-inf")
         # Per-record fast path (layouts.py): (host, source) -> layout; pane -> pending blocks.
         self._layouts: dict[tuple[str, str], Layout] = {}
-        self._blocks: dict[int, list[Block]] = {}
+        self._blocks = PendingBlocks()
         self._flush_epoch = 0
         self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0,
                       "row_records": 0}  # fmt: skip
@@ -210,10 +210,8 @@ class WindowStore:
         values = np.fromiter((s.value for s in batch.samples), np.float64, count=n)
         if np.isnan(values).any():
             return False
-        blk = layout.block
-        if blk is None or blk.pane != p:
-            blk = layout.block = Block(layout, p)
-            self._blocks.setdefault(p, []).append(blk)
+        blk, new = self._blocks.block_for(layout, p)
+        if new:
             members = self._by_pane.get(p)
             if members is None:
                 members = self._by_pane[p] = set()
@@ -225,25 +223,6 @@ class WindowStore:
         self.stats["samples"] += n
         self.stats["row_records"] += 1
         return True
-
-    def _materialize(self, keep: Any = None) -> None:
-        """Fold pending blocks into series panes: those with pane < ``keep`` (an int), or
-        those ``keep(block)`` is true for, or all when ``keep`` is None."""
-        for p in list(self._blocks):
-            if isinstance(keep, int) and p >= keep:
-                continue
-            blocks = self._blocks[p]
-            rest = [b for b in blocks if callable(keep) and not keep(b)]
-            for blk in blocks:
-                if blk in rest:
-                    continue
-                blk.materialize(self.alpha)
-                if blk.layout.block is blk:
-                    blk.layout.block = None
-            if rest:
-                self._blocks[p] = rest
-            else:
-                del self._blocks[p]
 
     def _late_limit(self) -> int:
         # Pane p is late once its first window (end (p+1)*width) is past end + grace.
@@ -297,7 +276,7 @@ class WindowStore:
         if self.watermark != float("-inf"):
             lim = int((self.watermark - self.grace) // self.width)  # closable window ends
             if self._blocks:
-                self._materialize(lim)
+                self._blocks.materialize(self.alpha, before=lim)
             out.extend(self._close_until(lim))
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
@@ -335,7 +314,9 @@ class WindowStore:
         out: list[WindowAggregate] = []
         if self._blocks:  # idle series must have all their samples in panes before a flush
             limit = now - self.idle_close
-            self._materialize(lambda b: any(ser.last_seen <= limit for ser in b.layout.series))
+            self._blocks.materialize(
+                self.alpha, where=lambda b: any(s.last_seen <= limit for s in b.layout.series)
+            )
         expired: list[Series] = []
         for ser in self._by_sid.values():
             idle = now - ser.last_seen
@@ -386,7 +367,7 @@ class WindowStore:
     # -- state --
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able state: settings, watermark, and every series with its panes."""
-        self._materialize()
+        self._blocks.materialize(self.alpha)
         return {
             "v": 1,
             "settings": self.settings(),

@@ -11,7 +11,7 @@ by numpy, so per-sample Python work is paid once per pane, not once per sample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.series import Series
 from schemas.records import Sample
 
-__all__ = ["Block", "Layout", "layout_of"]
+__all__ = ["Block", "Layout", "PendingBlocks", "layout_of"]
 
 
 class Layout:
@@ -110,3 +110,43 @@ class Block:
                 pane.points.extend(zip(ts_list, cols[j], strict=True))
                 if len(pane.points) > POINTS_LIMIT:
                     pane.thin()
+
+
+class PendingBlocks:
+    """Blocks not yet folded into panes, by pane."""
+
+    def __init__(self) -> None:
+        self.by_pane: dict[int, list[Block]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.by_pane)
+
+    def block_for(self, layout: Layout, pane: int) -> tuple[Block, bool]:
+        """The layout's block for ``pane`` and whether it is new."""
+        blk = layout.block
+        if blk is not None and blk.pane == pane:
+            return blk, False
+        blk = layout.block = Block(layout, pane)
+        self.by_pane.setdefault(pane, []).append(blk)
+        return blk, True
+
+    def materialize(
+        self, alpha: float, *, before: int | None = None,
+        where: Callable[[Block], bool] | None = None,
+    ) -> None:  # fmt: skip
+        """Fold blocks into panes: those of panes < ``before``, or those ``where`` accepts,
+        or all."""
+        for p in list(self.by_pane):
+            if before is not None and p >= before:
+                continue
+            blocks = self.by_pane.pop(p)
+            rest = []
+            for blk in blocks:
+                if where is not None and not where(blk):
+                    rest.append(blk)
+                    continue
+                blk.materialize(alpha)
+                if blk.layout.block is blk:
+                    blk.layout.block = None
+            if rest:
+                self.by_pane[p] = rest
