@@ -31,7 +31,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 if value == b"fail":
                     raise ValueError("a record this stage cannot handle")
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    app.toka_guards = [*getattr(app, "toka_guards", []), guard]  # type: ignore[attr-defined]
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
     cfg = load_config(None)
     app = create_app(cfg, stages=[__name__])
     policy = HealthPolicy(crash_window_seconds=6, error_window_seconds=60, min_errors=3)
-    web_stage.install(app, app.toka_topics, cfg, policy=policy)
+    web_stage.install(app, app.toka_topics, cfg, policy=policy)  # type: ignore[attr-defined]
     Worker(app, loglevel="info", quiet=True).execute_from_commandline()
 
 

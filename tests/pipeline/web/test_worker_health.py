@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.topics import ensure_topics
@@ -26,7 +28,9 @@ async def test_failing_stage_and_crashed_agent_fail_liveness_until_they_recover(
 ) -> None:
     prefix = f"c{new_id()[:6]}."
     env = worker_env(broker, tmp_path, prefix, 2.0)
-    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix})
+    cfg = TokaConfig.model_validate(
+        {"kafka": {"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix}}
+    )
     await ensure_topics(cfg)
     web = f"http://127.0.0.1:{env['TOKA_PIPELINE__WEB_PORT']}"
     with open(tmp_path / "worker.log", "wb") as log:
@@ -39,7 +43,7 @@ async def test_failing_stage_and_crashed_agent_fail_liveness_until_they_recover(
     async def send(*values: bytes) -> None:
         await publish(broker.bootstrap, topic, [(b"k", v) for v in values], partition=0)
 
-    def health() -> tuple[int, dict]:
+    def health() -> tuple[int, dict[str, Any]]:
         status, body = http_get(f"{web}/healthz")
         return status, json.loads(body)
 
@@ -47,7 +51,7 @@ async def test_failing_stage_and_crashed_agent_fail_liveness_until_they_recover(
         values = metric_values(http_get(f"{web}/metrics")[1].decode(), name)
         return values.get(tuple(sorted(labels.items())))
 
-    async def until(check, what: str, timeout: float = 30) -> object:  # type: ignore[no-untyped-def]
+    async def until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
         return await asyncio.to_thread(wait_until, check, timeout, what)
 
     try:

@@ -56,7 +56,9 @@ async def test_prometheus_holds_what_the_worker_counted(
 ) -> None:
     prefix = f"m{new_id()[:6]}."
     env = worker_env(broker, tmp_path, prefix, WINDOW)
-    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix})
+    cfg = TokaConfig.model_validate(
+        {"kafka": {"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix}}
+    )
     await ensure_topics(cfg)
     web = f"127.0.0.1:{env['TOKA_PIPELINE__WEB_PORT']}"
     proc = toka_process(["worker", "--loglevel", "info"], env, tmp_path / "worker.log")
