@@ -16,10 +16,9 @@ from typing import Any
 
 import faust
 
-from pipeline.alerts import load_rules
+from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import dead_letter
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import PartitionView, make_durable, partitioned_table
 from pipeline.windows.core import WindowStore
 from pipeline.windows.holdback import Holdback
 from schemas import MetricBatch, WindowAggregate, decode, encode
@@ -42,8 +41,7 @@ def _newest_event_time(batch: MetricBatch) -> float:
 
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     pc = cfg.pipeline
-    rules = load_rules(pc.rules_file, cfg.monitoring.thresholds)
-    alert_state = partitioned_table(app, "toka-alert-state", pc.partitions)
+    alerting = alert_stage(app, topics, cfg)
     stores: dict[int, WindowStore] = {}
     held: dict[int, Holdback[Any]] = {}
     guard = ProcessingGuard("windows")
@@ -59,19 +57,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         return stores[partition]
 
     async def emit(partition: int, aggregates: list[WindowAggregate], now: float) -> None:
-        states = PartitionView(alert_state, partition)
         for agg in aggregates:
             await topics.aggregates.send(key=agg.series.encode(), value=encode(agg))
-            await publish_alerts(partition, rules.evaluate(agg, states, now))
-
-    async def publish_alerts(partition: int, alerts: list[Any]) -> None:
-        if not alerts:
-            return
-        # The state change must be durable before anyone hears of it: a worker killed
-        # right after notifying would otherwise restore the old state and notify again.
-        await make_durable(app, alert_state, [partition])
-        for alert in alerts:
-            await topics.alerts.send(key=alert.fingerprint.encode(), value=encode(alert))
+        await alerting.evaluate(partition, aggregates, now)
 
     async def release(partition: int, now: float) -> None:
         for event in held[partition].release(stores[partition].watermark, now):
@@ -130,8 +118,5 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 if partition in stores:
                     await emit(partition, stores[partition].close_due(now), now)
                     await release(partition, now)
-                await publish_alerts(
-                    partition, rules.tick(PartitionView(alert_state, partition), now)
-                )
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
