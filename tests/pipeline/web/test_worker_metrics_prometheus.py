@@ -1,7 +1,9 @@
-"""A real `toka worker` on the embedded broker, scraped by a real Prometheus.
+"""A real `toka worker` and `toka agent` on the embedded broker, scraped by a real
+Prometheus running the example config of deploy/prometheus (targets rewritten).
 
 Good, undecodable and late records go in; the counters Prometheus holds afterwards must be
 exactly what was sent: records consumed, dead letters by reason, late samples, the alert.
+The example's dashboard queries and self-alert rules run on the same real series.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.topics import ensure_topics
 from schemas import MetricBatch, Sample, encode, new_id
 from schemas.config import TokaConfig
@@ -23,15 +25,15 @@ from tests.pipeline.web.helpers import Prometheus, http_get, metric_values, wait
 from tests.support.kafka import publish, stop_process, toka_process
 
 WINDOW = 2.0
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 
 
 def _deploy_queries_run_on(prom: Prometheus) -> None:
     """The Grafana dashboard and the self-alert rules of deploy/ name only metrics this
     worker exports, and every dashboard query is valid PromQL that Prometheus answers."""
-    deploy = Path(__file__).resolve().parents[3] / "deploy"
-    dashboard = json.loads((deploy / "grafana/dashboards/toka-worker.json").read_text())
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/toka-worker.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    rules = yaml.safe_load((deploy / "prometheus/toka-self-alerts.yml").read_text())
+    rules = yaml.safe_load((DEPLOY / "prometheus/toka-self-alerts.yml").read_text())
     alert_exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
     used = {m for e in exprs + alert_exprs for m in re.findall(r"toka_worker_\w+", e)}
     status, body = http_get(f"{prom.url}/api/v1/label/__name__/values")
@@ -40,6 +42,30 @@ def _deploy_queries_run_on(prom: Prometheus) -> None:
     for expr in exprs:
         filled = expr.replace("$__rate_interval", "1m").replace("$__range", "5m")
         prom.query(filled.replace("$instance", ".*"))  # raises on a query Prometheus refuses
+
+
+def _agent_metrics_in_rules_exist(agent_web: str) -> None:
+    """The self-alert rules name only metrics the agent declares (a labelled counter with
+    no sample yet is declared all the same)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    rules = yaml.safe_load((DEPLOY / "prometheus/toka-self-alerts.yml").read_text())
+    used = {m for g in rules["groups"] for r in g["rules"]
+            for m in re.findall(r"toka_agent_\w+", r["expr"])}  # fmt: skip
+    text = http_get(f"http://{agent_web}/metrics")[1].decode()
+    declared = set()
+    for family in text_string_to_metric_families(text):
+        declared |= (
+            {family.name, f"{family.name}_total"} if family.type == "counter" else {family.name}
+        )
+    assert used and used <= declared, used - declared
+
+
+def _rules_evaluated(prom: Prometheus) -> bool:
+    groups = json.loads(http_get(f"{prom.url}/api/v1/rules")[1])["data"]["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    assert len(rules) == 9 and all(r.get("health") in ("ok", "unknown") for r in rules), rules
+    return all(r["health"] == "ok" for r in rules)
 
 
 def batch(host: str, ts: float, cpu: float) -> MetricBatch:
@@ -62,6 +88,16 @@ async def test_prometheus_holds_what_the_worker_counted(
     await ensure_topics(cfg)
     web = f"127.0.0.1:{env['TOKA_PIPELINE__WEB_PORT']}"
     proc = toka_process(["worker", "--loglevel", "info"], env, tmp_path / "worker.log")
+    # A real agent too, for the example's agent job; it publishes under its own prefix.
+    agent_web = f"127.0.0.1:{free_port()}"
+    agent_env = {
+        "TOKA_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap,
+        "TOKA_KAFKA__TOPIC_PREFIX": f"a{prefix}",
+        "TOKA_AGENT__HTTP__PORT": agent_web.rsplit(":", 1)[1],
+        "TOKA_AGENT__SOURCES__OTLP__ENABLED": "false",
+        "TOKA_AGENT__PUBLISHER__SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    agent = toka_process(["agent"], agent_env, tmp_path / "agent.log")
     try:
         await asyncio.to_thread(
             wait_until, lambda: http_get(f"http://{web}/readyz")[0] == 200, 40, "worker ready"
@@ -97,7 +133,7 @@ async def test_prometheus_holds_what_the_worker_counted(
             40, "the worker to consume 8 records and fire the alert",
         )  # fmt: skip
 
-        prom = prometheus({"toka-worker": web})
+        prom = prometheus({"toka-worker": web, "toka-agent": agent_web})
         expected = {
             f'toka_worker_records_consumed_total{{topic="{prefix}metrics"}}': 8,
             'toka_worker_dead_letters_total{source="metrics",reason="not_json"}': 2,
@@ -110,6 +146,8 @@ async def test_prometheus_holds_what_the_worker_counted(
             'toka_worker_agent_crashes_total{agent="toka-windows"}': 0,
             "toka_worker_healthy": 1,
             'up{job="toka-worker"}': 1,
+            # The example relabels an agent's instance to its host name alone.
+            'up{job="toka-agent",instance="127.0.0.1"}': 1,
         }
 
         def held() -> dict[str, float | None]:
@@ -128,7 +166,11 @@ async def test_prometheus_holds_what_the_worker_counted(
         assert sum(dead.values()) == 4
         assert prom.query('toka_worker_records_processed_total{stage="windows"} >= 8')
         _deploy_queries_run_on(prom)
+        _agent_metrics_in_rules_exist(agent_web)
+        # The example's alerts on Toka itself evaluate without error on real series.
+        await asyncio.to_thread(wait_until, lambda: _rules_evaluated(prom), 10, "rule evaluation")
     finally:
+        stop_process(agent)
         code = stop_process(proc)
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert code == 0, log[-3000:]
