@@ -1,7 +1,8 @@
 """Faust adapter of the spans stage: SpanBatch and OTLP spans -> RED window aggregates.
 
 One SpanWindows per (topic, partition): the watermark is per partition. Closed windows go
-to ``toka.aggregates`` keyed by series id. As in the windows stage, a record is acked only
+to ``toka.aggregates`` keyed by series id, and through the shared alert rules (so RED
+metrics alert like any other series). As in the windows stage, a record is acked only
 once every window it fed has been emitted (Holdback), so a killed worker's open windows
 are rebuilt from the uncommitted records; their deterministic ids dedupe downstream.
 Undecodable records and spans later than the grace period go to ``toka.deadletter`` keyed
@@ -17,6 +18,7 @@ from typing import Any
 
 import faust
 
+from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import dead_letter
 from pipeline.spans.core import SpanWindows
 from pipeline.spans.otlp import decode_otlp_spans
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     pc = cfg.pipeline
+    alerting = alert_stage(app, topics, cfg)
     windows: dict[tuple[str, int], SpanWindows] = {}
     held: dict[tuple[str, int], Holdback[Any]] = {}
     streams: dict[str, faust.StreamT] = {}  # topic -> its agent's manual-ack stream
@@ -53,9 +56,14 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         for event in held[key].release(windows[key].store.watermark, now):
             await streams[key[0]].ack(event)
 
-    async def emit(aggregates: list[WindowAggregate]) -> None:
+    async def emit(key: tuple[str, int], aggregates: list[WindowAggregate]) -> None:
         for agg in aggregates:
             await topics.aggregates.send(key=agg.series.encode(), value=encode(agg))
+        # Alert state is keyed by input partition; an OTLP partition with no toka.spans or
+        # toka.metrics twin on this worker (more OTLP partitions than ours) has no state
+        # slot here, so its RED windows are emitted but not alerted on.
+        if aggregates and key[1] in alerting.assigned_partitions():
+            await alerting.evaluate(key[1], aggregates, time.time())
 
     async def to_dead_letter(reason: str, error: str, original: bytes, msg: Any) -> None:
         record = dead_letter(
@@ -81,7 +89,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 err = f"{len(late)} span(s) older than the grace period of record {batch.id}"
                 await to_dead_letter("late", err, encode(late_batch), msg)
         held[key].hold(newest, now, event)
-        await emit(sw.close_due(now))
+        await emit(key, sw.close_due(now))
         await release(key, now)
 
     async def consume(stream: faust.StreamT, topic: str, parse: Any) -> None:
@@ -129,7 +137,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 held.pop(key).drop()
         for key in assigned & windows.keys():
             with guard.record():
-                await emit(windows[key].close_due(now))
+                await emit(key, windows[key].close_due(now))
                 await release(key, now)
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]

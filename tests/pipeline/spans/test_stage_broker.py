@@ -17,7 +17,7 @@ import pytest
 from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.spans.core import CALLS, DURATION, ERRORS
 from pipeline.topics import ensure_topics
-from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
+from schemas import Alert, DeadLetter, WindowAggregate, decode, encode, new_id
 from schemas.config import TokaConfig
 from tests.support.kafka import collect, publish, stop_process
 
@@ -26,6 +26,13 @@ from .test_otlp import otlp_json, otlp_proto
 
 pytestmark = pytest.mark.integration
 WINDOW = 2.0
+RULES = """
+rules:
+  - name: SpanErrorsHigh
+    metric: toka_span_errors
+    field: mean
+    thresholds: {critical: 0.5}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +54,9 @@ def worker(
     }
     tmp = tmp_path_factory.mktemp("spans-worker")
     env["TOKA_PIPELINE__DATA_DIR"] = str(tmp / "data")
+    rules = tmp / "rules.yaml"
+    rules.write_text(RULES)
+    env["TOKA_PIPELINE__RULES_FILE"] = str(rules)
     cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
                      pipeline={"partitions": 2, "otlp_spans_topic": otlp})  # fmt: skip
     asyncio.run(_create_topics(cfg, otlp))
@@ -141,6 +151,28 @@ async def test_otlp_exporter_messages_become_red_aggregates(worker: TokaConfig, 
     assert red[("GET /cart", ERRORS)].sum == 1 and red[("SELECT", ERRORS)].sum == 0
     assert red[("GET /cart", DURATION)].p99 == pytest.approx(0.25, rel=0.01)
     assert red[("GET /cart", CALLS)].host == "node-1"
+
+
+async def test_red_windows_go_through_the_alert_rules(worker: TokaConfig) -> None:
+    service = f"bad-{new_id()[:6]}"
+    bs, now = worker.kafka.bootstrap_servers, time.time()
+    t = (now // WINDOW) * WINDOW - 2 * WINDOW
+    key = service.encode()
+    await publish(bs, worker.kafka.topic("spans"), [
+        (key, encode(span_batch(service, [span("POST /pay", t + 0.1 * i, 0.1, error=i < 3)
+                                          for i in range(4)]))),
+        (key, encode(span_batch(service, [span("tick", now, 0.01)]))),
+    ])  # fmt: skip
+
+    def mine(alerts: list[Alert]) -> list[Alert]:
+        return [a for a in alerts if a.labels.get("service") == service]
+
+    got = await collect(bs, worker.kafka.topic("alerts"), lambda a: bool(mine(a)), timeout=60,
+                        decode=lambda b: decode(b, Alert))  # fmt: skip
+    (alert,) = mine(got)
+    assert alert.status == "firing" and alert.rule == "SpanErrorsHigh"
+    assert alert.labels["operation"] == "POST /pay" and alert.labels["severity"] == "critical"
+    assert alert.value == pytest.approx(0.75)
 
 
 def _proto_now(service: str) -> bytes:

@@ -1,0 +1,143 @@
+"""The three measurements: raw consume + decode, the pure core, and a real Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from pipeline.windows.core import WindowStore
+from schemas import MetricBatch, decode
+from schemas.config import TokaConfig
+
+__all__ = ["produce", "measure_core", "measure_raw", "measure_worker"]
+
+_FETCH = {"fetch_max_bytes": 64 * 2**20, "max_partition_fetch_bytes": 16 * 2**20}
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                max_batch_size=1 << 20, max_request_size=8 << 20)  # fmt: skip
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def measure_raw(bootstrap: str, topic: str, expect: int) -> dict[str, float]:
+    """aiokafka consume + orjson decode, no processing: samples, seconds, cpu_seconds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None, **_FETCH)  # fmt: skip
+    await consumer.start()
+    samples = seen = 0
+    t0 = c0 = None
+    try:
+        while seen < expect:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            if t0 is None and batches:
+                # From the first fetched record: no connection or metadata time.
+                t0, c0 = time.perf_counter(), time.process_time()
+            for msgs in batches.values():
+                for m in msgs:
+                    samples += len(orjson.loads(m.value)["samples"])
+                seen += len(msgs)
+        return {"samples": samples, "seconds": time.perf_counter() - (t0 or 0.0),
+                "cpu_seconds": time.process_time() - (c0 or 0.0)}  # fmt: skip
+    finally:
+        await consumer.stop()
+
+
+def measure_core(records: list[tuple[bytes, bytes]], sizes: list[float]) -> dict[str, float]:
+    """schemas.decode + WindowStore.add_batch + close_due per record, in-process, as the
+    worker does (each batch dropped after use): samples per CPU second of each part.
+    Also msgspec's typed JSON decoder on the same bytes, for comparison with schemas.decode."""
+    import msgspec
+
+    stores: dict[bytes, WindowStore] = {}
+    aggs = n = 0
+    t_decode = t_fold = 0.0
+    clock = time.process_time  # CPU seconds: the same figure whatever else the machine runs
+    for key, value in records:
+        t0 = clock()
+        b = decode(value, MetricBatch)
+        t1 = clock()
+        store = stores.get(key[-1:])  # stand-in for partitions: a few stores, as a worker has
+        if store is None:
+            store = stores[key[-1:]] = WindowStore(sizes)
+        store.add_batch(b, now=b.ts)
+        aggs += len(store.close_due(now=b.ts))
+        t_decode += t1 - t0
+        t_fold += clock() - t1
+        n += len(b.samples)
+    for store in stores.values():
+        store.watermark += 3600.0
+        aggs += len(store.close_due(now=time.time() + 3600))
+    typed = msgspec.json.Decoder(MetricBatch)
+    t0 = clock()
+    for _, value in records:
+        typed.decode(value)
+    t_typed = clock() - t0
+    return {"samples": n, "decode_per_s": n / t_decode, "fold_per_s": n / t_fold,
+            "both_per_s": n / (t_decode + t_fold), "msgspec_typed_decode_per_s": n / t_typed,
+            "aggregates": aggs}  # fmt: skip
+
+
+def measure_worker(
+    cfg: TokaConfig,
+    expect: int,
+    log: Path,
+    stages: list[str] | None = None,
+    timeout: float = 900.0,
+) -> dict[str, float]:
+    """Run a real worker (every stage of ``toka worker``, or ``stages``) over the topic, from
+    the records its windows agent has taken: records, seconds, cpu_seconds, startup_s."""
+    env = {
+        **os.environ,
+        "TOKA_KAFKA__BOOTSTRAP_SERVERS": cfg.kafka.bootstrap_servers,
+        "TOKA_KAFKA__TOPIC_PREFIX": cfg.kafka.topic_prefix,
+        "TOKA_PIPELINE__APP_ID": cfg.pipeline.app_id,
+        "TOKA_PIPELINE__PARTITIONS": str(cfg.pipeline.partitions),
+        "TOKA_PIPELINE__WINDOW_SECONDS": orjson.dumps(cfg.pipeline.window_seconds).decode(),
+        "TOKA_PIPELINE__DATA_DIR": str(log.parent / "worker-data"),
+        "TOKA_PIPELINE__WEB_PORT": str(cfg.pipeline.web_port),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    if stages:
+        env["TOKA_BENCH_STAGES"] = ",".join(stages)
+    progress = log.with_name(log.stem + ".progress")
+    progress.write_text("")
+    env["TOKA_BENCH_PROGRESS"] = str(progress)
+    runner = Path(__file__).with_name("worker_main.py")
+    pyargs = os.environ.get("TOKA_BENCH_PYARGS", "").split()  # e.g. "-m cProfile -o F"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, *pyargs, str(runner), "worker"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        start = time.time()
+        while time.time() - start < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {proc.returncode}; see {log}")
+            points = [tuple(map(float, ln.split())) for ln in progress.read_text().splitlines()
+                      if ln.count(" ") == 2]  # fmt: skip
+            if points and points[-1][1] >= expect:
+                # From the last report before the first record to the first at the end.
+                t0, n0, c0 = max((p for p in points if p[1] == 0), default=points[0])
+                t1, n1, c1 = min(p for p in points if p[1] >= expect)
+                return {"records": int(n1 - n0), "seconds": t1 - t0, "cpu_seconds": c1 - c0,
+                        "startup_s": t0 - start}  # fmt: skip
+            time.sleep(0.2)
+        raise TimeoutError(f"worker did not finish in {timeout}s; see {log}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

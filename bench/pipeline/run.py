@@ -1,0 +1,199 @@
+"""Pipeline throughput: one worker on the embedded broker, records of 100 samples.
+
+    .venv/bin/python bench/pipeline/run.py [--records 5000] [--hosts 50]
+        [--interval 1 --interval 0.1] [--workers full,windows]
+
+Per scenario (scrape interval in event time: with 10 s windows, 1 s makes 10 samples per
+aggregate, 0.1 s makes 100), over the same records on one embedded Tansu broker:
+  raw     aiokafka consume + orjson decode, no processing (the raw limit)
+  worker  a real Faust worker: every stage of ``toka worker`` ("full"), or the windows
+          stage alone; measured from its windows stage's processed-record count
+  core    schemas.decode + WindowStore fold/close in-process, no Kafka (the stage's CPU cost)
+Prints a table and writes bench/results/pipeline.json.
+Targets (issue 4): worker >= 250,000 samples/s and >= 50% of the raw limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script (make bench) or with -m
+    sys.path.insert(0, str(ROOT))
+
+from bench.pipeline.data import make_records  # noqa: E402
+from bench.pipeline.measure import measure_core, measure_raw, measure_worker, produce  # noqa: E402
+from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
+from pipeline.topics import ensure_topics  # noqa: E402
+from schemas.config import TokaConfig  # noqa: E402
+from schemas.records import new_id  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "pipeline.json"
+STAGES = {"full": None, "windows": ["pipeline.windows.stage"]}
+VARIANT_NAMES = {"full": "every toka worker stage", "windows": "windows stage only"}
+TARGET_SAMPLES = 250_000
+TARGET_RATIO = 0.5
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=5_000)
+    ap.add_argument("--samples", type=int, default=100, help="samples per record")
+    ap.add_argument("--hosts", type=int, default=50)
+    ap.add_argument(
+        "--interval",
+        type=float,
+        action="append",
+        help="scrape interval(s) in event time, one scenario each (default 1 and 0.1)",
+    )
+    ap.add_argument("--window", type=float, action="append", help="window size(s), s")
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--workers", default="full,windows",
+                    help="worker variants: full (every toka worker stage), windows (windows "
+                         "stage only), none")  # fmt: skip
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    sizes = args.window or [10.0]
+    variants = [v for v in args.workers.split(",") if v and v != "none"]
+    scenarios = []
+    tmp = Path(tempfile.mkdtemp(prefix="toka-bench-"))
+    with EmbeddedBroker(port=free_port(), log_file=tmp / "tansu.log") as broker:
+        for k, interval in enumerate(args.interval or [1.0, 0.1]):
+            scenarios.append(
+                _scenario(broker, args, sizes, interval, variants=variants, tmp=tmp / f"s{k}")
+            )
+    result = {
+        "benchmark": "pipeline_throughput",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_avg_at_end": os.getloadavg()},  # fmt: skip
+        "params": {"records": args.records, "samples_per_record": args.samples,
+                   "hosts": args.hosts, "windows_s": sizes, "partitions": args.partitions},
+        "targets": {"samples_per_s": TARGET_SAMPLES, "ratio_of_raw": TARGET_RATIO},
+        "scenarios": scenarios,
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    _table(result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _scenario(
+    broker: EmbeddedBroker, args: argparse.Namespace, sizes: list[float], interval: float,
+    *, variants: list[str], tmp: Path,
+) -> dict:  # fmt: skip
+    tmp.mkdir(parents=True)
+    records = make_records(args.hosts, args.records, args.samples, interval, time.time())
+    samples = args.records * args.samples
+    prefix = f"bench{new_id()[:6]}."
+    cfg = TokaConfig(
+        kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
+        pipeline={"partitions": args.partitions, "window_seconds": sizes},
+    )  # fmt: skip
+    asyncio.run(ensure_topics(cfg))
+    topic = cfg.kafka.topic("metrics")
+    asyncio.run(produce(broker.bootstrap, topic, records))
+    raw = asyncio.run(measure_raw(broker.bootstrap, topic, len(records)))
+    assert raw["samples"] == samples, (raw, samples)
+    raw["samples_per_s"] = samples / raw["seconds"]
+    raw["samples_per_cpu_s"] = samples / raw["cpu_seconds"]
+    out: dict = {
+        "interval_s": interval,
+        "samples_per_aggregate": max(sizes[0] / interval, 1.0),
+        "raw": raw,
+        "core": measure_core(records, sizes),
+        "workers": {},
+    }
+    for variant in variants:
+        vcfg = cfg.model_copy(
+            update={
+                "pipeline": cfg.pipeline.model_copy(
+                    update={
+                        "app_id": f"toka-bench-{variant}-{new_id()[:6]}",
+                        "web_port": free_port(),
+                    }
+                )
+            }
+        )
+        stages = STAGES[variant]
+        w = measure_worker(vcfg, len(records), tmp / f"{variant}.log", stages)
+        n = w["records"] * args.samples
+        w.update(stages=stages or "all", samples_per_s=n / w["seconds"],
+                 samples_per_cpu_s=n / w["cpu_seconds"])  # fmt: skip
+        w["ratio_of_raw"] = w["samples_per_s"] / raw["samples_per_s"]
+        w["cpu_ratio_of_raw"] = w["samples_per_cpu_s"] / raw["samples_per_cpu_s"]
+        w["pass"] = w["samples_per_s"] >= TARGET_SAMPLES and w["ratio_of_raw"] >= TARGET_RATIO
+        out["workers"][variant] = w
+        print(
+            f"  scrape {interval} s: {variant} worker {w['samples_per_s']:,.0f} samples/s, "
+            f"{w['samples_per_cpu_s']:,.0f} per CPU second",
+            flush=True,
+        )
+    return out
+
+
+def _table(r: dict) -> None:
+    p = r["params"]
+    print(f"\npipeline throughput: {p['records']} records x {p['samples_per_record']} samples, "
+          f"{p['hosts']} hosts, windows {p['windows_s']} s, {p['partitions']} partitions; "
+          f"load average at end {r['machine']['load_avg_at_end'][0]:.1f} "
+          f"on {r['machine']['cpus']} CPUs")  # fmt: skip
+    print(f"{'scenario':22} {'path':40} {'samples/s':>10} {'of raw':>6} "
+          f"{'per CPU s':>10} {'of raw':>6}")  # fmt: skip
+    for sc in r["scenarios"]:
+        name = f"scrape {sc['interval_s']} s ({sc['samples_per_aggregate']:.0f}/agg)"
+        raw = sc["raw"]
+        rows = [("raw: aiokafka consume + orjson decode", raw["samples_per_s"], 1.0,
+                 raw["samples_per_cpu_s"], 1.0)]  # fmt: skip
+        for variant, w in sc["workers"].items():
+            rows.append(
+                (
+                    f"Faust worker, {VARIANT_NAMES[variant]}",
+                    w["samples_per_s"],
+                    w["ratio_of_raw"],
+                    w["samples_per_cpu_s"],
+                    w["cpu_ratio_of_raw"],
+                )
+            )
+        c = sc["core"]
+        rows += [
+            ("core: schemas.decode + WindowStore", None, None, c["both_per_s"], None),
+            ("core: WindowStore fold + close only", None, None, c["fold_per_s"], None),
+            ("core: schemas.decode only", None, None, c["decode_per_s"], None),
+            (
+                "  (msgspec typed decoder, same bytes)",
+                None,
+                None,
+                c["msgspec_typed_decode_per_s"],
+                None,
+            ),
+        ]
+        for i, (path, rate, ratio, cpu_rate, cpu_ratio) in enumerate(rows):
+            print(f"{name if i == 0 else '':22} {path:40} {_n(rate):>10} {_pct(ratio):>6} "
+                  f"{_n(cpu_rate):>10} {_pct(cpu_ratio):>6}")  # fmt: skip
+    print(f"targets: worker >= {TARGET_SAMPLES:,} samples/s and >= {TARGET_RATIO:.0%} of raw")
+    for sc in r["scenarios"]:
+        for variant, w in sc["workers"].items():
+            verdict = "PASS" if w["pass"] else "FAIL"
+            print(f"  scrape {sc['interval_s']} s, {variant}: {verdict}")
+
+
+def _n(x: float | None) -> str:
+    return "" if x is None else f"{x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.0%}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
