@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -89,6 +90,8 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         **_app_options(cfg),
     }
     settings.update(overrides)
+    # Faust creates only the last level of its data directory.
+    Path(settings["datadir"]).mkdir(parents=True, exist_ok=True)
     app = faust.App(cfg.pipeline.app_id, **settings)
     t = cfg.kafka.topic
     app.toka_topics = Topics(
