@@ -35,6 +35,16 @@ __all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources", "
 log = logging.getLogger("toka.agent")
 
 
+def source_interval(cfg: TokaConfig, block: Any) -> float:
+    """A source's own ``interval_seconds`` if set; else ``agent.interval_seconds`` if that is
+    set (one knob for all sources); else the source's default."""
+    if "interval_seconds" not in block.model_fields_set and (
+        "interval_seconds" in cfg.agent.model_fields_set
+    ):
+        return float(cfg.agent.interval_seconds)
+    return float(block.interval_seconds)
+
+
 def build_sources(cfg: TokaConfig) -> SourceRegistry:
     reg = SourceRegistry()
     s = cfg.agent.sources
@@ -43,7 +53,7 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
 
         reg.register(
             SystemSource(
-                interval=s.system.interval_seconds,
+                interval=source_interval(cfg, s.system),
                 per_core=s.system.per_core,
                 top_processes=s.system.top_processes,
                 cmdline_max_chars=s.system.cmdline_max_chars,
@@ -60,7 +70,7 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
         reg.register(
             PrometheusSource(
                 targets,
-                interval=s.prometheus.interval_seconds,
+                interval=source_interval(cfg, s.prometheus),
                 timeout=s.prometheus.timeout_seconds,
             )
         )

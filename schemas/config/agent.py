@@ -123,6 +123,7 @@ class AgentHttpConfig(Block):
 
 class AgentConfig(Block):
     host: str = Field(default_factory=socket.gethostname, min_length=1)
+    # The interval of every source that does not set its own (when set here).
     interval_seconds: float = Field(10.0, gt=0)
     env: str = "default"
     sources: AgentSources = AgentSources()

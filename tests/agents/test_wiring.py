@@ -74,3 +74,13 @@ def test_compression_falls_back_to_what_this_host_has(monkeypatch):  # noqa: ANN
     assert available_compression("none") is None
     monkeypatch.setattr(codec, "has_zstd", lambda: False)
     assert available_compression("zstd") == "lz4"
+
+
+def test_agent_interval_is_the_default_for_sources_without_their_own():
+    target = [{"url": "http://127.0.0.1:9100/metrics"}]
+    cfg = TokaConfig(agent={"interval_seconds": 2, "sources": {
+        "prometheus": {"enabled": True, "targets": target},
+        "system": {"interval_seconds": 30}}})  # fmt: skip
+    assert {s.name: s.interval for s in build_sources(cfg)} == {"system": 30, "prometheus": 2}
+    plain = TokaConfig(agent={"sources": {"prometheus": {"enabled": True, "targets": target}}})
+    assert {s.name: s.interval for s in build_sources(plain)} == {"system": 10, "prometheus": 15}
