@@ -64,7 +64,7 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
         from agents.sources.prometheus import PrometheusSource, ScrapeTarget
 
         targets = [
-            ScrapeTarget(str(t.url), t.job or "prometheus", dict(t.labels))
+            ScrapeTarget(str(t.url), t.job or "prometheus", dict(t.labels), t.honor_labels)
             for t in s.prometheus.targets
         ]
         reg.register(

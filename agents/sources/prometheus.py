@@ -31,6 +31,7 @@ class ScrapeTarget:
     url: str
     job: str = "prometheus"
     labels: dict[str, str] = field(default_factory=dict)
+    honor_labels: bool = False
 
     @property
     def instance(self) -> str:
@@ -48,13 +49,13 @@ def _families(text: str, openmetrics: bool) -> Iterable[Any]:
 
 
 def parse_exposition(
-    text: str, target_labels: dict[str, str], openmetrics: bool = False
+    text: str, target_labels: dict[str, str], openmetrics: bool = False, honor_labels: bool = False
 ) -> list[Sample]:
     """Samples of one scrape. Raises ValueError on text that is not an exposition."""
     out: list[Sample] = []
     for fam in _families(text, openmetrics):
         if fam.type in ("histogram", "gaugehistogram"):
-            out += _histograms(fam, target_labels)
+            out += _histograms(fam, target_labels, honor_labels)
             continue
         kind = "counter" if fam.type == "counter" else "gauge"
         for s in fam.samples:
@@ -69,14 +70,27 @@ def parse_exposition(
                     name=s.name,
                     value=float(s.value),
                     type=sample_kind,  # type: ignore[arg-type]
-                    labels={**target_labels, **s.labels},
+                    labels=_merge(target_labels, s.labels, honor_labels),
                     ts=float(s.timestamp) if s.timestamp is not None else None,
                 )
             )
     return out
 
 
-def _histograms(fam: Any, target_labels: dict[str, str]) -> list[Sample]:
+def _merge(target: dict[str, str], exposed: dict[str, str], honor: bool) -> dict[str, str]:
+    """Prometheus's rule: the target's labels win and a clashing exposed label is kept as
+    ``exported_<name>``; with ``honor_labels`` the exposed ones win."""
+    if honor:
+        return {**target, **exposed}
+    out = dict(exposed)
+    for k, v in target.items():
+        if k in out and out[k] != v:
+            out[f"exported_{k}"] = out[k]
+        out[k] = v
+    return out
+
+
+def _histograms(fam: Any, target_labels: dict[str, str], honor: bool) -> list[Sample]:
     series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
     for s in fam.samples:
         labels = {k: v for k, v in s.labels.items() if k != "le"}
@@ -98,7 +112,7 @@ def _histograms(fam: Any, target_labels: dict[str, str]) -> list[Sample]:
                 name=fam.name,
                 value=float(count),
                 type="histogram",
-                labels={**target_labels, **h["labels"]},
+                labels=_merge(target_labels, h["labels"], honor),
                 # The +Inf bucket is implied by ``value`` (schema: JSON has no infinity).
                 buckets=[(le, c) for le, c in buckets if math.isfinite(le)],
                 sum=h.get("sum"),
@@ -136,7 +150,9 @@ class PrometheusSource:
                     raise ValueError(f"HTTP {resp.status}")
                 text = await resp.text()
                 om = resp.headers.get("Content-Type", "").startswith("application/openmetrics-text")
-            samples = await asyncio.to_thread(parse_exposition, text, labels, om)
+            samples = await asyncio.to_thread(
+                parse_exposition, text, labels, om, target.honor_labels
+            )
             up = 1.0
         except (aiohttp.ClientError, TimeoutError, ValueError, UnicodeDecodeError) as exc:
             reason = str(exc) or type(exc).__name__

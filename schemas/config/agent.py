@@ -43,6 +43,7 @@ class PrometheusTarget(Block):
     url: HttpUrl
     job: str | None = None
     labels: dict[str, str] = {}
+    honor_labels: bool = False  # as Prometheus: clashing exposed labels become exported_*
 
 
 class PrometheusSourceConfig(Block):

@@ -139,3 +139,16 @@ def test_parse_openmetrics_and_non_finite():
     assert h.buckets == [(1.0, 1.0)] and h.value == 2.0 and h.sum == 3.0
     with pytest.raises(ValueError):
         parse_exposition("<html>\nnot { metrics\n", {}, openmetrics=False)
+
+
+@pytest.mark.parametrize(
+    ("honor", "expected"),
+    [
+        (False, {"job": "node", "instance": "h:1", "exported_job": "app", "x": "1"}),
+        (True, {"job": "app", "instance": "h:1", "x": "1"}),
+    ],
+)
+def test_clashing_labels_as_prometheus_does(honor: bool, expected: dict[str, str]):
+    text = '# TYPE g gauge\ng{job="app",instance="h:1",x="1"} 1\n'
+    [s] = parse_exposition(text, {"job": "node", "instance": "h:1"}, honor_labels=honor)
+    assert s.labels == expected
