@@ -30,7 +30,13 @@ if str(ROOT) not in sys.path:  # run as a script (make bench) or with -m
     sys.path.insert(0, str(ROOT))
 
 from bench.pipeline.data import make_records  # noqa: E402
-from bench.pipeline.measure import measure_core, measure_raw, measure_worker, produce  # noqa: E402
+from bench.pipeline.measure import (  # noqa: E402
+    measure_core,
+    measure_raw,
+    measure_sketch,
+    measure_worker,
+    produce,
+)
 from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
 from pipeline.topics import ensure_topics  # noqa: E402
 from schemas.config import TokaConfig  # noqa: E402
@@ -79,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                    "hosts": args.hosts, "windows_s": sizes, "partitions": args.partitions},
         "targets": {"samples_per_s": TARGET_SAMPLES, "ratio_of_raw": TARGET_RATIO},
         "scenarios": scenarios,
+        "sketch": measure_sketch(),
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -180,6 +187,12 @@ def _table(r: dict) -> None:
         for i, (path, rate, ratio, cpu_rate, cpu_ratio) in enumerate(rows):
             print(f"{name if i == 0 else '':22} {path:40} {_n(rate):>10} {_pct(ratio):>6} "
                   f"{_n(cpu_rate):>10} {_pct(cpu_ratio):>6}")  # fmt: skip
+    sk = r["sketch"]
+    print(f"quantile sketch, CPU ns per value ({sk['values']:,} lognormal values, alpha 1%): "
+          f"ddsketch package {sk['ddsketch_package_ns']:.0f}, ours {sk['ours_python_ns']:.0f} "
+          f"(Python loop) / {sk['ours_numpy_bulk_ns']:.0f} (numpy bulk, as windows use it); "
+          f"p99 error {sk['ddsketch_package_p99_rel_error']:.2%} vs "
+          f"{sk['ours_p99_rel_error']:.2%}")  # fmt: skip
     print(f"targets: worker >= {TARGET_SAMPLES:,} samples/s and >= {TARGET_RATIO:.0%} of raw")
     for sc in r["scenarios"]:
         for variant, w in sc["workers"].items():
