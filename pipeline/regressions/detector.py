@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any, Literal
 
+from pipeline.anomalies.seasonal import Seasonal, dominant, learn, season_at
 from pipeline.regressions.stats import (
     Comparison,
     compare,
@@ -22,7 +23,16 @@ from pipeline.regressions.stats import (
     robust_scale,
 )
 
-__all__ = ["Baseline", "DetectorParams", "DetectorState", "Finding", "apply_command", "observe"]
+__all__ = [
+    "Baseline",
+    "DetectorParams",
+    "DetectorState",
+    "Finding",
+    "SeasonParams",
+    "apply_command",
+    "observe",
+    "observe_seasonal",
+]
 
 Direction = Literal["regression", "improvement"]
 
@@ -69,6 +79,8 @@ class DetectorState:
     open: Direction | None = None
     last_version: str = ""
     seen: int = 0
+    season: list[Seasonal] = field(default_factory=list)
+    season_active: bool = False
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +89,7 @@ class DetectorState:
     def restore(cls, data: dict[str, Any]) -> DetectorState:
         d = dict(data)
         d["baseline"] = Baseline(**d["baseline"])
+        d["season"] = [Seasonal(**x) for x in d.get("season", [])]
         return cls(**d)
 
 
@@ -142,6 +155,41 @@ def observe(
     state.s_hi = state.s_lo = 0.0
     state.block.clear()  # the next baseline block starts after the change
     return Finding(direction, method, cmp, base.version, base.id, version)
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonParams:
+    periods_s: tuple[float, ...] = (86400.0,)
+    per_period: int = 48
+    min_strength: float = 0.6
+
+
+def observe_seasonal(
+    state: DetectorState,
+    value: float,
+    version: str,
+    ts: float,
+    *,
+    p: DetectorParams,
+    sp: SeasonParams,
+) -> Finding | None:
+    """``observe`` on the value with its daily/weekly cycle removed, once one is learned.
+
+    A cycle is not a regression: without this, the rising edge of a daily traffic curve
+    reads as a step against a baseline taken at the trough. When a cycle is first found
+    the baseline is re-established on adjusted values (old and new units do not mix).
+    """
+    if not state.season:
+        state.season = [Seasonal(period_s=x) for x in sp.periods_s]
+    model = dominant(state.season, sp.min_strength)
+    for s in state.season:
+        learn(s, value, ts, sp.per_period)
+    if model is None:
+        return observe(state, value, version, ts, p)
+    if not state.season_active:
+        state.season_active = True
+        apply_command(state, "reset", p)
+    return observe(state, value - season_at(model, ts, sp.per_period), version, ts, p)
 
 
 def apply_command(state: DetectorState, action: str, p: DetectorParams) -> None:

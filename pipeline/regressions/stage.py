@@ -17,7 +17,7 @@ import faust
 import msgspec
 
 from pipeline.deadletter import dead_letter
-from pipeline.regressions.detector import DetectorState, apply_command, observe
+from pipeline.regressions.detector import DetectorState, apply_command, observe_seasonal
 from pipeline.regressions.runs import RunBaseline, RunParams, judge_run
 from pipeline.regressions.subjects import (
     Watch,
@@ -79,7 +79,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         version = version_of(agg.labels, rc.version_labels)
         key = f"s|{subject}"
         st = DetectorState.restore(states[key]) if key in states else DetectorState()
-        finding = observe(st, value, version, agg.window_end, watch.params(agg.name))
+        finding = observe_seasonal(
+            st, value, version, agg.window_end, p=watch.params(agg.name), sp=watch.season
+        )
         states[key] = st.snapshot()
         if finding is None:
             return None

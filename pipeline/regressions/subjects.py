@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
-from pipeline.regressions.detector import DetectorParams, Finding
+from pipeline.regressions.detector import DetectorParams, Finding, SeasonParams
 from schemas.analytics import BenchmarkResult, Regression
 from schemas.config.analytics import RegressionConfig
 from schemas.records import WindowAggregate, new_id
@@ -51,6 +51,11 @@ class Watch:
         self._params: dict[bool, DetectorParams] = {
             hib: params_for(rc, higher_is_better=hib) for hib in (False, True)
         }
+        self.season = SeasonParams(
+            periods_s=tuple(rc.seasonal_periods_seconds),
+            per_period=rc.seasonal_buckets_per_period,
+            min_strength=rc.seasonal_min_strength,
+        )
 
     def params(self, name: str) -> DetectorParams:
         return self._params[_matches(name, self.rc.higher_is_better)]

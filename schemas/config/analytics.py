@@ -45,6 +45,10 @@ class RegressionConfig(Block):
     #: CUSUM for slow drifts: slack and decision threshold in baseline standard deviations.
     cusum_k: float = Field(0.5, gt=0)
     cusum_h: float = Field(12.0, gt=0)
+    #: Cycles removed before testing (learned by STL after two of them); [] turns it off.
+    seasonal_periods_seconds: list[float] = Field(default_factory=lambda: [86400.0])
+    seasonal_buckets_per_period: int = Field(48, ge=8)
+    seasonal_min_strength: float = Field(0.6, ge=0, le=1)
 
 
 class AnomalyConfig(Block):

@@ -186,3 +186,27 @@ def test_default_watch_is_latency_and_throughput() -> None:
     assert w.params("ingest_throughput").higher_is_better
     assert not w.params("toka_span_duration_seconds").higher_is_better
     assert Watch(RegressionConfig(series=[])).wants("anything")
+
+
+def test_daily_cycle_is_not_a_regression_but_a_step_on_it_is() -> None:
+    from pipeline.regressions.detector import SeasonParams, observe_seasonal
+
+    rng = np.random.default_rng(12)
+    period = 144.0
+    sp = SeasonParams(periods_s=(period,))
+    t = np.arange(900)
+    v = 100 * (1 + 0.1 * np.sin(2 * np.pi * t / period)) * (1 + 0.03 * rng.standard_normal(900))
+    v[800:] *= 1.25
+    plain, seasonal = DetectorState(), DetectorState()
+    found_plain, found = [], []
+    for i, x in enumerate(v):
+        if observe(plain, float(x), "v", float(i), P):
+            found_plain.append(i)
+        if observe_seasonal(seasonal, float(x), "v", float(i), p=P, sp=sp):
+            found.append(i)
+    assert any(i < 800 for i in found_plain)  # the cycle alone trips the plain detector
+    assert seasonal.season_active
+    assert [i for i in found if i >= 2 * period + 30] == [i for i in found if i >= 800][:1]
+    assert found and 800 <= found[-1] < 805
+    again = DetectorState.restore(json.loads(json.dumps(seasonal.snapshot())))
+    assert again == seasonal
