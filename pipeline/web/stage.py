@@ -29,8 +29,14 @@ HEALTH_TICK_SECONDS = 5.0
 
 
 def install(
-    app: faust.App, topics: Any, cfg: TokaConfig, policy: HealthPolicy | None = None
+    app: faust.App,
+    topics: Any,
+    cfg: TokaConfig,
+    policy: HealthPolicy | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> None:
+    """``registry``: where the worker's metrics go (default: a new one for this app);
+    /metrics serves all of it, so a caller may add collectors of its own."""
     crashes = CrashLog()
     # Every agent started after this (all of them: agents start with the worker) gets a
     # supervisor that counts its restarts.
@@ -52,7 +58,8 @@ def install(
         )
 
     health()  # the start-up baseline: a stage failing from its first record shows at once
-    registry = CollectorRegistry(auto_describe=False)
+    if registry is None:
+        registry = CollectorRegistry(auto_describe=False)
     registry.register(WorkerCollector(app, sensor, crashes, health))
     app.toka_registry = registry  # type: ignore[attr-defined]
 
