@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from pipeline.capacity.models import MODELS, Fitted, fit_holt_winters
+from pipeline.capacity.models import MODELS, Fitted, HoltWinters, fit_holt_winters
 from schemas.analytics import CapacityForecast, ForecastPoint
 from schemas.config.analytics import CapacityConfig
 from schemas.records import new_id
@@ -16,6 +17,8 @@ from schemas.records import new_id
 __all__ = ["Selection", "build_forecast", "detect_season", "resample", "select_model"]
 
 DAY = 86400.0
+#: Refits between re-optimisations of Holt-Winters' weights (hourly refits: daily).
+HW_REOPTIMISE_EVERY = 24
 HORIZONS = (30, 60, 90)
 _PATTERN = {
     "linear": "linear",
@@ -72,12 +75,18 @@ def select_model(
     t: np.ndarray,
     y: np.ndarray,
     season: int | None = None,
+    *,
     holdout: float = 0.2,
     parsimony: float = 0.1,
+    cache: dict[str, Any] | None = None,
 ) -> Selection | None:
     """Fit every model on the first part, score the relative mean absolute error on the
     last ``holdout`` share, refit the winner on everything. Linear wins unless another
-    model is better by ``parsimony`` (10%): a near tie extrapolates no better."""
+    model is better by ``parsimony`` (10%): a near tie extrapolates no better.
+
+    ``cache`` (kept per series between refits) holds Holt-Winters' smoothing weights:
+    they are re-optimised every ``HW_REOPTIMISE_EVERY`` refits, and between those the
+    fits only run the filter, which is most of what makes a refit cheap."""
     n = y.size
     h = max(3, int(n * holdout))
     if n - h < 4:
@@ -85,8 +94,19 @@ def select_model(
     scale = float(np.mean(np.abs(y[-h:]))) or 1.0
     scores: dict[str, float] = {}
     fitted: dict[str, Fitted] = {}
+    reuse = None
+    if (
+        cache is not None
+        and cache.get("hw_season") == season
+        and cache.get("hw_params")
+        and cache.get("hw_uses", 0) < HW_REOPTIMISE_EVERY
+    ):
+        reuse = cache["hw_params"]
     for name, fit in MODELS.items():
-        m = fit(t[:-h], y[:-h], season)
+        if name == "holt_winters":
+            m = fit_holt_winters(t[:-h], y[:-h], season, params=reuse)
+        else:
+            m = fit(t[:-h], y[:-h], season)
         if m is None:
             continue
         fitted[name] = m
@@ -94,13 +114,17 @@ def select_model(
         err = float(np.mean(np.abs(pred - y[-h:]))) / scale
         if np.isfinite(err):
             scores[name] = err
+    hw = fitted.get("holt_winters")
+    if cache is not None and isinstance(hw, HoltWinters):
+        cache["hw_uses"] = cache.get("hw_uses", 0) + 1 if reuse else 0
+        cache["hw_params"], cache["hw_season"] = hw.params, season
     if not scores:
         return None
     best = min(scores, key=scores.__getitem__)
     if "linear" in scores and scores[best] > scores["linear"] * (1 - parsimony):
         best = "linear"
-    if best == "holt_winters":
-        model = fit_holt_winters(t, y, season, params=fitted[best].params)  # type: ignore[attr-defined]
+    if isinstance(hw, HoltWinters) and best == "holt_winters":
+        model: Fitted | None = fit_holt_winters(t, y, season, params=hw.params)
     else:
         model = MODELS[best](t, y, season)
     if model is None:
@@ -136,6 +160,7 @@ def build_forecast(
     capacity: float | None = None,
     seasons_s: Sequence[float] = (DAY, 7 * DAY),
     now: float | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> CapacityForecast | None:
     """Fit, select and describe one series' history (epoch seconds, values)."""
     if len(ts) < 8 or ts[-1] - ts[0] < cc.min_history_hours * 3600:
@@ -145,7 +170,7 @@ def build_forecast(
     rt, ry = resample(ts, ys, step_s)
     t_days = (rt - rt[0]) / DAY
     season = detect_season(ry, [round(s / step_s) for s in seasons_s])
-    sel = select_model(t_days, ry, season)
+    sel = select_model(t_days, ry, season, cache=cache)
     if sel is None:
         return None
     if sel.name != "holt_winters":

@@ -46,6 +46,7 @@ class Meta:
     fitted_points: int = 0
     first_ts: float | None = None
     last_ts: float | None = None
+    fit_cache: dict[str, Any] = field(default_factory=dict)  # model weights between refits
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self)

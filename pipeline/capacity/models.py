@@ -16,7 +16,15 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Fitted", "MODELS", "fit_exponential", "fit_holt_winters", "fit_linear", "fit_log"]
+__all__ = [
+    "Fitted",
+    "HoltWinters",
+    "MODELS",
+    "fit_exponential",
+    "fit_holt_winters",
+    "fit_linear",
+    "fit_log",
+]
 
 Z95 = 1.96
 HW_MAX_POINTS = 504  # three weeks of hourly points: 21 daily cycles
@@ -103,7 +111,7 @@ def fit_log(t: np.ndarray, y: np.ndarray, season: int | None = None) -> Fitted |
 
 
 @dataclass(frozen=True, slots=True)
-class _HoltWinters:
+class HoltWinters:
     """The fitted end state: level, trend and one season. Additive Holt-Winters forecasts
     are closed-form from it (level + h trend + season), so no forecast run is needed."""
 
@@ -128,7 +136,7 @@ class _HoltWinters:
 
 def fit_holt_winters(
     t: np.ndarray, y: np.ndarray, season: int | None = None, params: dict[str, float] | None = None
-) -> _HoltWinters | None:
+) -> HoltWinters | None:
     """Additive trend and season; needs evenly spaced points and two full seasons.
 
     With ``params`` (smoothing weights from the hold-out fit) the weights are not
@@ -154,7 +162,7 @@ def fit_holt_winters(
     resid = y - res.fittedvalues
     p = res.params
     weights = {k: float(p[k]) for k in ("smoothing_level", "smoothing_trend", "smoothing_seasonal")}
-    return _HoltWinters(
+    return HoltWinters(
         "holt_winters", float(t[-1]), float(np.median(np.diff(t))),
         float(res.level[-1]), float(res.trend[-1]), np.asarray(res.season)[-season:],
         float(np.sqrt(np.mean(resid**2))), weights["smoothing_level"], weights,

@@ -133,7 +133,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                         host=meta.host,
                         labels=meta.labels,
                         capacity=meta.capacity,
-                    )  # fmt: skip
+                        cache=meta.fit_cache,
+                    )
                 )
             except Exception:  # one bad series must not stop the others' forecasts
                 guard.count("errors")
@@ -152,6 +153,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             for (states, key, meta, _, _), fc in zip(jobs, results, strict=True):
                 current = Meta.restore(states[key])
                 current.fitted_points = meta.points
+                current.fit_cache = meta.fit_cache
                 states[key] = current.snapshot()
                 if fc is not None:
                     guard.count("forecasts")

@@ -96,3 +96,16 @@ def test_history_expires_whole_days() -> None:
     assert meta.days == [0, 1, 2, 3]  # day 4 is the open bucket
     assert expire(meta, retention_days=2) == [0]
     assert meta.days == [1, 2, 3] and meta.first_ts == DAY
+
+
+def test_holt_winters_weights_are_cached_between_refits() -> None:
+    ts, ys = series(lambda d: 100 + d + 20 * np.sin(2 * np.pi * d), 20, noise=0.003)
+    cache: dict = {}
+    first = build_forecast(ts[:-12], ys[:-12], CC, series="s", name="m", cache=cache)
+    assert first.model == "holt_winters" and cache["hw_uses"] == 0
+    weights = dict(cache["hw_params"])
+    second = build_forecast(ts, ys, CC, series="s", name="m", cache=cache)
+    assert second.model == "holt_winters" and cache["hw_uses"] == 1
+    assert cache["hw_params"] == weights  # reused, not re-optimised
+    assert json.loads(json.dumps(cache)) == cache  # lives in the table with the history
+    assert abs(second.forecasts[0].value - first.forecasts[0].value) < 5
