@@ -71,7 +71,7 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "topic_partitions": cfg.pipeline.partitions,
         "web_port": cfg.pipeline.web_port,
         "web_host": "127.0.0.1",
-        # Faust's web server binds every interface (F_WEB_BIND); its /router and /table
+        # Faust's web server binds every interface (env WEB_BIND); its /router and /table
         # views would hand table contents (alert state) to anyone who reaches the port.
         # pipeline.web serves /metrics, /healthz and /readyz there instead.
         "web_router_enabled": False,

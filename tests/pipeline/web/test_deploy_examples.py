@@ -181,3 +181,29 @@ def test_grafana_dashboard_queries_worker_metrics() -> None:
     assert exprs and all("toka_worker_" in e for e in exprs)
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def _systemd_env(unit: Path) -> dict[str, str]:
+    pairs = re.findall(r"^Environment=(\w+)=(\S*)$", unit.read_text(), re.M)
+    return dict(pairs)
+
+
+@pytest.mark.parametrize("source", ["k8s", "systemd"])
+def test_worker_web_bind_reaches_faust(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The examples set Faust's bind address with WEB_BIND; Faust must read it (it ignores
+    F_WEB_BIND, its documented-looking spelling)."""
+    from pipeline.app import create_app
+
+    if source == "k8s":
+        (container,) = _k8s("worker-deployment.yaml")[0]["spec"]["template"]["spec"]["containers"]
+        env = {v["name"]: v["value"] for v in container["env"] if "value" in v}
+    else:
+        env = _systemd_env(DEPLOY / "systemd/toka-worker.service")
+    assert env["WEB_BIND"] == "0.0.0.0"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WEB_BIND", "192.0.2.7")  # a value no default could produce
+    app = create_app(load_config(None), stages=[])
+    assert app.conf.web_bind == "192.0.2.7"
+    if "TOKA_PIPELINE__DATA_DIR" in env:
+        assert str(app.conf.datadir).startswith(env["TOKA_PIPELINE__DATA_DIR"])
