@@ -208,8 +208,8 @@ async def test_receiver_pushes_back_when_the_spool_is_nearly_full(tmp_path: Path
         tmp_path, f"127.0.0.1:{free_port()}", "t.",  # Kafka unreachable: everything spools
         sources={"system": {"enabled": False},
                  "otlp": {"enabled": True, "port": 0, "batch_max_age_seconds": 0.05}},
-        publisher={"spool_max_bytes": 20_000, "request_timeout_seconds": 1,
-                   "shutdown_timeout_seconds": 0},
+        publisher={"spool_max_bytes": 20_000, "spool_segment_bytes": 2_000,
+                   "request_timeout_seconds": 1, "shutdown_timeout_seconds": 0},
     )  # fmt: skip
     runtime = AgentRuntime(load_config(path))
     stop = asyncio.Event()
@@ -232,7 +232,7 @@ async def test_receiver_pushes_back_when_the_spool_is_nearly_full(tmp_path: Path
                         assert r.headers["Retry-After"] == "5"
                         assert (await r.json())["code"] == 14  # UNAVAILABLE: retryable
                         break
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.15)  # the span batch reaches the spool (max age 0.05 s)
     finally:
         stop.set()
         await run
