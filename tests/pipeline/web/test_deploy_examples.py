@@ -26,6 +26,7 @@ from schemas.config import load_config
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 YAML_FILES = sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"})
 JSON_FILES = sorted(DEPLOY.rglob("*.json"))
+K8S_MANIFESTS = sorted(set((DEPLOY / "k8s").glob("*.yaml")) - {DEPLOY / "k8s/kustomization.yaml"})
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 PROMETHEUS_CONFIGS = [DEPLOY / "prometheus/prometheus.yml", DEPLOY / "compose/prometheus.yml"]
 ALERTMANAGER_CONFIGS = [DEPLOY / "alertmanager/alertmanager.yml",
@@ -207,3 +208,16 @@ def test_worker_web_bind_reaches_faust(source: str, monkeypatch: pytest.MonkeyPa
     assert app.conf.web_bind == "192.0.2.7"
     if "TOKA_PIPELINE__DATA_DIR" in env:
         assert str(app.conf.datadir).startswith(env["TOKA_PIPELINE__DATA_DIR"])
+
+
+K8S_MANIFESTS = [
+    p for p in sorted((DEPLOY / "k8s").glob("*.yaml")) if p.name != "kustomization.yaml"
+]
+
+
+@pytest.mark.parametrize("path", K8S_MANIFESTS, ids=_rel)
+def test_kubernetes_manifests_validate_against_the_api_schemas(path: Path) -> None:
+    """Strict: a misspelt field fails, as `kubectl apply --validate=strict` would."""
+    kv = pytest.importorskip("kubernetes_validate")
+    for doc in yaml.safe_load_all(path.read_text()):
+        kv.validate(doc, "1.30.0", strict=True)  # the examples need nothing newer
