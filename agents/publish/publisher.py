@@ -62,7 +62,6 @@ class Publisher:
         self._backoff = backoff_s
         self._max_backoff = max_backoff_s
         self._wake = asyncio.Event()
-        self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._log = RateLimitedLog(log)
         self._sync_spool_gauges()
@@ -108,7 +107,6 @@ class Publisher:
 
     async def close(self, timeout: float) -> None:
         """Flush for up to ``timeout`` seconds, then spool what is left in memory."""
-        self._closing = True
         self._wake.set()
         if self._task is not None:
             try:
