@@ -4,6 +4,7 @@
 plus an agent on the benchmarks topic that, per record value:
   b"fail"  raises inside its ProcessingGuard (counted as an error, skipped);
   b"crash" raises outside it, crashing the actor (Faust's supervisor restarts it);
+  b"stop"  returns from the agent: Faust neither restarts nor reports it (faust#175);
   anything else completes (counted ok).
 """
 
@@ -27,6 +28,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         async for value in stream:
             if value == b"crash":
                 raise RuntimeError("poison record outside any guard")
+            if value == b"stop":
+                return
             with guard.record():
                 if value == b"fail":
                     raise ValueError("a record this stage cannot handle")

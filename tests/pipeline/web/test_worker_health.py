@@ -1,5 +1,6 @@
 """/healthz and the crash counters on a real worker process: a stage that fails every
-record, then an agent that crashes; the worker reports both and recovers."""
+record, then an agent that crashes (the worker reports both and recovers), then an agent
+that quietly stops (the worker stays failing)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.topics import ensure_topics
+from pipeline.web.stage import HEALTH_TICK_SECONDS
 from schemas import new_id
 from schemas.config import TokaConfig
 from tests.pipeline.web.crashing_stage import AGENT
@@ -23,7 +25,7 @@ from tests.support.kafka import publish, stop_process
 ROOT = Path(__file__).resolve().parents[3]
 
 
-async def test_failing_stage_and_crashed_agent_fail_liveness_until_they_recover(
+async def test_liveness_shows_failing_stages_crashed_and_stopped_agents(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     prefix = f"c{new_id()[:6]}."
@@ -82,6 +84,13 @@ async def test_failing_stage_and_crashed_agent_fail_liveness_until_they_recover(
         # The crash window (6 s here) passes: healthy again, the count stays.
         await until(lambda: health()[0] == 200, "200 after the crash window", 15)
         assert metric("toka_worker_agent_crashes_total", agent=AGENT) == 1
+
+        # An agent that returns is not restarted by Faust: liveness fails for good.
+        await send(b"stop")
+        status, body = await until(lambda: (h := health())[0] == 503 and h, "503 on stop")
+        assert body["problems"] == [f"agent {AGENT}: no running actor"], body
+        await asyncio.sleep(HEALTH_TICK_SECONDS + 1)
+        assert health()[0] == 503
     finally:
         code = stop_process(proc)
     output = (tmp_path / "worker.log").read_text(errors="replace")

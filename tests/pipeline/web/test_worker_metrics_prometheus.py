@@ -145,6 +145,8 @@ async def test_prometheus_holds_what_the_worker_counted(
             'toka_worker_alerts_total{status="firing",severity="critical"}': 1,
             'toka_worker_agent_crashes_total{agent="toka-windows"}': 0,
             "toka_worker_healthy": 1,
+            # All 8 read: the partition's end offset is the next one to read.
+            f'toka_worker_read_lag{{topic="{prefix}metrics",partition="0"}}': 0,
             'up{job="toka-worker"}': 1,
             # The example relabels an agent's instance to its host name alone.
             'up{job="toka-agent",instance="127.0.0.1"}': 1,
