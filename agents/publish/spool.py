@@ -104,6 +104,7 @@ class Spool:
         self._writer: BinaryIO | None = None
         self._next_seq = 0
         self._peeked: list[int] = []
+        self._peeked_seg: _Segment | None = None
         self._log = RateLimitedLog(log)
         self.dropped = 0
         for path in sorted(self.dir.glob("*.seg")):
@@ -187,7 +188,7 @@ class Spool:
             seg = self._segments[0]
             out, ends = self._read(seg, max_records)
             if out:
-                self._peeked = ends
+                self._peeked, self._peeked_seg = ends, seg
                 return out
             # Only corrupt bytes were left in this segment: it is done.
             seg.read_offset, seg.records = seg.size, 0
@@ -197,6 +198,10 @@ class Spool:
         if not self._segments or n <= 0:
             return
         seg = self._segments[0]
+        if seg is not self._peeked_seg:
+            # Dropped (spool full) while its records were being sent: already accounted for.
+            self._peeked = []
+            return
         seg.read_offset = self._peeked[n - 1]
         seg.records = max(0, seg.records - n)
         if seg.read_offset >= seg.size and self._writer is None:

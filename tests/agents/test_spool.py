@@ -93,3 +93,14 @@ def test_a_file_of_garbage_is_skipped(tmp_path: Path):
     s = Spool(tmp_path, max_bytes=1 << 20)
     _fill(s, 3)
     assert _drain(s) == [0, 1, 2]
+
+
+def test_segment_dropped_while_its_records_are_in_flight(tmp_path: Path):
+    s = Spool(tmp_path, max_bytes=2000, segment_bytes=500)
+    _fill(s, 8)
+    rows = s.peek(3)  # being sent...
+    _fill(s, 40, start=8)  # ...while the spool overflows and drops the oldest segments
+    s.commit(len(rows))  # the ack arrives for records whose segment is gone
+    kept = _drain(s)
+    assert kept == list(range(48 - len(kept), 48))  # intact, in order, no garbage
+    assert s.dropped == 48 - len(kept)
