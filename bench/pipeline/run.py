@@ -65,8 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="full,windows",
                     help="worker variants: full (every toka worker stage), windows (windows "
                          "stage only), none")  # fmt: skip
+    ap.add_argument(
+        "--faust",
+        default="",
+        help="extra Faust settings for the workers, JSON, "
+        "e.g. '{\"consumer_max_fetch_size\": 16777216}'",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    if args.faust:
+        os.environ["TOKA_BENCH_FAUST"] = args.faust  # read by worker_main.py
     sizes = args.window or [10.0]
     variants = [v for v in args.workers.split(",") if v and v != "none"]
     scenarios = []
@@ -82,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_avg_at_end": os.getloadavg()},  # fmt: skip
         "params": {"records": args.records, "samples_per_record": args.samples,
-                   "hosts": args.hosts, "windows_s": sizes, "partitions": args.partitions},
+                   "hosts": args.hosts, "windows_s": sizes, "partitions": args.partitions,
+                   "faust_settings": args.faust or None},
         "targets": {"samples_per_s": TARGET_SAMPLES, "ratio_of_raw": TARGET_RATIO},
         "scenarios": scenarios,
         "sketch": measure_sketch(),

@@ -25,6 +25,14 @@ if __name__ == "__main__":
     progress = open(os.environ["TOKA_BENCH_PROGRESS"], "a", buffering=1)  # noqa: SIM115
 
     metrics = app.toka_topics.metrics.get_topic_name()
+    if os.environ.get("TOKA_BENCH_GC"):  # experiment: "freeze" or a gen0 threshold
+        import gc
+
+        mode = os.environ["TOKA_BENCH_GC"]
+        if mode == "freeze":
+            gc.freeze()
+        else:
+            gc.set_threshold(int(mode), 50, 100)
 
     @app.timer(interval=0.1)
     async def report() -> None:
