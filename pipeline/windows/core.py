@@ -39,6 +39,7 @@ class WindowStore:
         max_series_total: int = 200_000,
         series_ttl: float = 300.0,
         max_future: float = 600.0,
+        max_skew: float = 30.0,
         alpha: float = DEFAULT_ALPHA,
     ) -> None:
         if grace < 0 or idle_close <= 0 or series_ttl <= 0:
@@ -49,6 +50,7 @@ class WindowStore:
         self.hop = float(hop) if hop is not None else None
         self.series_ttl = float(series_ttl)
         self.max_future = float(max_future)
+        self.max_skew = float(max_skew)
         self.alpha = alpha
         self.width, self.specs = specs_for(self.sizes, self.hop)
         self._width_ms = round(self.width * 1000)
@@ -74,7 +76,7 @@ class WindowStore:
             pc.window_seconds, grace=pc.grace_seconds, idle_close=pc.idle_close_seconds,
             hop=pc.hop_seconds, max_series_per_metric=pc.max_series_per_metric,
             max_series_total=pc.max_series_total, series_ttl=pc.series_ttl_seconds,
-            max_future=pc.max_future_seconds,
+            max_future=pc.max_future_seconds, max_skew=pc.max_clock_skew_seconds,
         )  # fmt: skip
 
     # -- settings, so the adapter and snapshot can rebuild an equal store --
@@ -83,7 +85,7 @@ class WindowStore:
             "sizes": self.sizes, "grace": self.grace, "idle_close": self.idle_close,
             "hop": self.hop, "max_series_per_metric": self.caps.per_metric,
             "max_series_total": self.caps.total, "series_ttl": self.series_ttl,
-            "max_future": self.max_future, "alpha": self.alpha,
+            "max_future": self.max_future, "max_skew": self.max_skew, "alpha": self.alpha,
         }  # fmt: skip
 
     @property
@@ -190,7 +192,7 @@ class WindowStore:
             new_layout = layout_of(batch.samples, collect)
             if new_layout is not None:
                 self._layouts[lkey] = new_layout
-        self.watermark = wm
+        self._advance(wm, now)
         st = self.stats
         st["samples"] += len(batch.samples)
         st["late"] += len(late)
@@ -219,10 +221,16 @@ class WindowStore:
         blk.add(values, bts)
         for ser in layout.series:
             ser.last_seen = now
-        self.watermark = max(self.watermark, bts)
+        self._advance(bts, now)
         self.stats["samples"] += n
         self.stats["row_records"] += 1
         return True
+
+    def _advance(self, newest: float, now: float) -> None:
+        # The watermark never runs more than max_skew ahead of this worker's clock: one
+        # host with a fast clock must not make every other host on the partition late.
+        capped = min(newest, now + self.max_skew)
+        self.watermark = max(self.watermark, capped)
 
     def _late_limit(self) -> int:
         # Pane p is late once its first window (end (p+1)*width) is past end + grace.

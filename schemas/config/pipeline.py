@@ -28,11 +28,16 @@ class PipelineConfig(Block):
     series_ttl_seconds: float = Field(300.0, gt=0)
     # Samples stamped further than this ahead of the worker's clock are dropped.
     max_future_seconds: float = Field(600.0, gt=0)
+    # The window watermark never runs further ahead of the worker's clock than this, so a
+    # host with a fast clock cannot make the other hosts of its partition late.
+    max_clock_skew_seconds: float = Field(30.0, ge=0)
     # The OpenTelemetry Collector Kafka exporter's spans topic (not prefixed), or "" for none.
     otlp_spans_topic: str = "otlp_spans"
     rules_file: Path | None = None
     partitions: int = Field(4, ge=1)
     web_port: int = Field(6066, ge=1, le=65535)
+    # Address the worker's web server (/metrics, /healthz) listens on; 0.0.0.0 for all.
+    web_bind: str = "127.0.0.1"
     data_dir: Path = Path(".toka/worker")
     # How long the group waits for a silent worker before giving its partitions away.
     session_timeout_seconds: float = Field(30.0, ge=3)

@@ -9,6 +9,9 @@ from pipeline.windows.spec import WindowSpec, specs_for
 
 from .helpers import gauge_batch
 
+#: A wall clock after every event time used here (the watermark never passes it by much).
+WALL = 200.0
+
 
 @pytest.mark.parametrize(
     ("sizes", "hop", "width", "specs"),
@@ -53,8 +56,8 @@ def test_hopping_windows_each_hold_exactly_their_samples() -> None:
     store = WindowStore([30.0], grace=0.0, hop=10.0)
     out = []
     for t in range(100, 200, 5):  # values equal their time
-        store.add_batch(gauge_batch(float(t), float(t)), now=0)
-        out.extend(store.close_due(now=0))
+        store.add_batch(gauge_batch(float(t), float(t)), now=WALL)
+        out.extend(store.close_due(now=WALL))
     by_start = {a.window_start: a for a in out}
     # Windows [s, s+30) for s = 80, 90, ... each with the samples in range.
     for s, agg in by_start.items():

@@ -8,6 +8,9 @@ from pipeline.windows import WindowStore, series_id
 
 from .helpers import batch, gauge_batch, sample
 
+#: A wall clock after every event time used here (the watermark never passes it by much).
+WALL = 200.0
+
 
 def feed(store: WindowStore, points: list[tuple[float, float]], host: str = "h1") -> list:
     out = []
@@ -65,10 +68,10 @@ def test_grace_delays_close_and_late_samples_come_back() -> None:
 
 def test_last_is_by_event_time_not_arrival() -> None:
     store = WindowStore([10.0], grace=0.0)
-    store.add_batch(gauge_batch(105.0, 5.0), now=0)
-    store.add_batch(gauge_batch(101.0, 1.0), now=0)
-    store.add_batch(gauge_batch(110.0, 0.0), now=0)
-    (agg,) = store.close_due(now=0)
+    store.add_batch(gauge_batch(105.0, 5.0), now=WALL)
+    store.add_batch(gauge_batch(101.0, 1.0), now=WALL)
+    store.add_batch(gauge_batch(110.0, 0.0), now=WALL)
+    (agg,) = store.close_due(now=WALL)
     assert agg.last == 5.0
 
 
@@ -76,18 +79,18 @@ def test_lateness_is_judged_before_the_record_moves_the_watermark() -> None:
     store = WindowStore([10.0], grace=0.0)
     # One record spanning 30 s (a spool replay): nothing in it is late.
     b = batch(130.0, [sample("cpu", 1.0, ts=100.0), sample("cpu", 2.0, ts=129.0)])
-    assert store.add_batch(b, now=0) == []
-    aggs = store.close_due(now=0)
+    assert store.add_batch(b, now=WALL) == []
+    aggs = store.close_due(now=WALL)
     assert [(a.window_start, a.count) for a in aggs] == [(100.0, 1)]
 
 
 def test_sample_without_ts_uses_batch_ts_and_series_split_by_host_and_labels() -> None:
     store = WindowStore([10.0], grace=0.0)
     store.add_batch(batch(101.0, [sample("cpu", 1.0, labels={"core": "0"}),
-                                  sample("cpu", 2.0, labels={"core": "1"})]), now=0)  # fmt: skip
-    store.add_batch(gauge_batch(102.0, 3.0, host="h2", core="0"), now=0)
-    store.add_batch(gauge_batch(111.0, 0.0, host="h2", core="0"), now=0)
-    aggs = {a.series: a for a in store.close_due(now=0)}
+                                  sample("cpu", 2.0, labels={"core": "1"})]), now=WALL)  # fmt: skip
+    store.add_batch(gauge_batch(102.0, 3.0, host="h2", core="0"), now=WALL)
+    store.add_batch(gauge_batch(111.0, 0.0, host="h2", core="0"), now=WALL)
+    aggs = {a.series: a for a in store.close_due(now=WALL)}
     assert set(aggs) == {
         'cpu{host="h1",core="0"}', 'cpu{host="h1",core="1"}', 'cpu{host="h2",core="0"}'
     }  # fmt: skip
@@ -96,19 +99,19 @@ def test_sample_without_ts_uses_batch_ts_and_series_split_by_host_and_labels() -
 
 def test_label_order_does_not_split_a_series() -> None:
     store = WindowStore([10.0], grace=0.0)
-    store.add_batch(batch(101.0, [sample("m", 1.0, labels={"a": "1", "b": "2"})]), now=0)
-    store.add_batch(batch(102.0, [sample("m", 2.0, labels={"b": "2", "a": "1"})]), now=0)
-    store.add_batch(batch(111.0, [sample("m", 0.0, labels={"a": "1", "b": "2"})]), now=0)
-    (agg,) = store.close_due(now=0)
+    store.add_batch(batch(101.0, [sample("m", 1.0, labels={"a": "1", "b": "2"})]), now=WALL)
+    store.add_batch(batch(102.0, [sample("m", 2.0, labels={"b": "2", "a": "1"})]), now=WALL)
+    store.add_batch(batch(111.0, [sample("m", 0.0, labels={"a": "1", "b": "2"})]), now=WALL)
+    (agg,) = store.close_due(now=WALL)
     assert agg.count == 2 and store.series_count == 1
 
 
 def test_nan_is_skipped_and_counted() -> None:
     store = WindowStore([10.0], grace=0.0)
-    store.add_batch(gauge_batch(101.0, float("nan")), now=0)
-    store.add_batch(gauge_batch(102.0, 2.0), now=0)
-    store.add_batch(gauge_batch(111.0, 0.0), now=0)
-    (agg,) = store.close_due(now=0)
+    store.add_batch(gauge_batch(101.0, float("nan")), now=WALL)
+    store.add_batch(gauge_batch(102.0, 2.0), now=WALL)
+    store.add_batch(gauge_batch(111.0, 0.0), now=WALL)
+    (agg,) = store.close_due(now=WALL)
     assert agg.count == 1 and store.stats["nan"] == 1
 
 
@@ -122,7 +125,23 @@ def test_window_ids_are_deterministic() -> None:
     def run() -> list[str]:
         store = WindowStore([10.0], grace=0.0)
         feed(store, [(101.0, 1.0)])
-        store.add_batch(gauge_batch(111.0, 1.0), now=0)
-        return [a.id for a in store.close_due(now=0)]
+        store.add_batch(gauge_batch(111.0, 1.0), now=WALL)
+        return [a.id for a in store.close_due(now=WALL)]
 
     assert run() == run()
+
+
+def test_a_fast_host_clock_cannot_make_the_others_late() -> None:
+    store = WindowStore([10.0], grace=2.0, max_skew=5.0)
+    now = 1000.0
+    store.add_batch(gauge_batch(now + 120.0, 1.0, host="fast"), now=now)  # clock 2 min ahead
+    assert store.watermark == now + 5.0  # capped at wall clock + max_skew
+    # Without the cap, the watermark (1120) would make this sample 2 min late.
+    assert store.add_batch(gauge_batch(now + 1.0, 2.0, host="ok"), now=now) == []
+    store.add_batch(gauge_batch(now + 13.0, 3.0, host="ok"), now=now + 13.0)
+    aggs = store.close_due(now=now + 13.0)
+    assert [(a.host, a.window_start, a.count) for a in aggs] == [("ok", 1000.0, 1)]
+    # The fast host's window closes once the wall clock (plus skew) passes it.
+    store.add_batch(gauge_batch(now + 140.0, 4.0, host="fast"), now=now + 130.0)
+    aggs = store.close_due(now=now + 130.0)
+    assert ("fast", 1120.0) in [(a.host, a.window_start) for a in aggs]
