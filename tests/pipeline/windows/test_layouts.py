@@ -37,8 +37,11 @@ def scrapes(seed: int, hosts: int = 3, steps: int = 60) -> list[tuple[float, Met
     return out
 
 
-def run(records: list[tuple[float, MetricBatch]], fast: bool, snapshot_at: int = -1) -> list:
-    store = WindowStore([3.0, 9.0], grace=1.0, idle_close=5.0)
+def run(
+    records: list[tuple[float, MetricBatch]], fast: bool, snapshot_at: int = -1,
+    hop: float | None = None,
+) -> list:  # fmt: skip
+    store = WindowStore([3.0, 9.0], grace=1.0, idle_close=5.0, hop=hop)
     got: list = []
     rows = 0
     for i, (now, rec) in enumerate(records):
@@ -59,10 +62,11 @@ def run(records: list[tuple[float, MetricBatch]], fast: bool, snapshot_at: int =
 
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("snapshot_at", [-1, 77])
-def test_fast_path_equals_per_sample_path(seed: int, snapshot_at: int) -> None:
+@pytest.mark.parametrize("hop", [None, 1.5])
+def test_fast_path_equals_per_sample_path(seed: int, snapshot_at: int, hop: float | None) -> None:
     records = scrapes(seed)
-    slow = run(records, fast=False)
-    fast = run(records, fast=True, snapshot_at=snapshot_at)
+    slow = run(records, fast=False, hop=hop)
+    fast = run(records, fast=True, snapshot_at=snapshot_at, hop=hop)
     assert len(fast) == len(slow) and fast == slow
     aggs = [a for a in fast if not isinstance(a, tuple)]
     assert {a.type for a in aggs} == {"gauge", "counter"}
