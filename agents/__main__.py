@@ -15,10 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agents")
     p.add_argument("-c", "--config", default=None)
     p.add_argument("--once", action="store_true", help="collect and publish once, then exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, aiokafka's too")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        return run_agent(load_config(args.config), once=args.once)
+        return run_agent(load_config(args.config), once=args.once, verbose=args.verbose)
     except TokaError as exc:
         print(f"toka agent: {exc}", file=sys.stderr)
         return 2

@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 __all__ = ["run_agent"]
 
 
-def run_agent(cfg: TokaConfig, *, once: bool = False) -> int:
+def run_agent(cfg: TokaConfig, *, once: bool = False, verbose: bool = False) -> int:
     """Run until SIGTERM/SIGINT (or one collection with ``once``); return the exit code."""
+    if not verbose:
+        # aiokafka logs every reconnect attempt as an error: a day of outage would write tens
+        # of thousands of lines on every host. The publisher logs outages itself, rate-limited
+        # and with the cause; -v shows aiokafka's own lines again.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return asyncio.run(_main(cfg, once))
 
 

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.main import run_agent
 
     _logging(args)
-    return run_agent(config_from_args(args), once=args.once)
+    return run_agent(config_from_args(args), once=args.once, verbose=args.verbose)
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
