@@ -110,6 +110,10 @@ class WindowAggregate(_Record, tag_field="schema", tag="toka.window_aggregate.v1
     buckets: list[tuple[float, float]] | None = None
     observations: float | None = None
     observations_sum: float | None = None
+    #: Optional (pipeline.emit_sketches): the window's DDSketch, relative accuracy
+    #: ``alpha``, buckets ``pos``/``neg`` as [[key...], [count...]] of gamma^key, and
+    #: ``zero``; sketches merge exactly by adding counts per key.
+    sketch: dict[str, Any] | None = None
 
 
 class Alert(_Record, tag_field="schema", tag="toka.alert.v1"):

@@ -103,12 +103,14 @@ def window_id(series: str, start: float, end: float) -> str:
 
 
 def window_stats(
-    panes: Sequence[Pane], kind: str, ref: Point | None, alpha: float
+    panes: Sequence[Pane], kind: str, ref: Point | None, alpha: float, *, sketch: bool = False
 ) -> dict[str, Any]:
     """count/sum/min/max/mean/last plus rate, buckets or percentiles for one window.
 
     ``ref`` is the series' last point before the window (counters and histograms), so a
-    window holding a single sample still has a rate.
+    window holding a single sample still has a rate. With ``sketch``, gauge windows of two
+    or more values also carry their quantile sketch, for exact merges downstream (across
+    partitions, hosts or longer windows).
     """
     if len(panes) == 1:
         p = panes[0]
@@ -124,7 +126,7 @@ def window_stats(
         "last": last, "type": kind,
     }  # fmt: skip
     if kind == "gauge":
-        out.update(_percentiles(panes, alpha))
+        out.update(_percentiles(panes, alpha, sketch=sketch and count > 1))
     elif kind == "counter":
         out["rate"] = _counter_rate(panes, ref)
     elif kind == "histogram":
@@ -132,24 +134,32 @@ def window_stats(
     return out
 
 
-def _percentiles(panes: Sequence[Pane], alpha: float) -> dict[str, float | None]:
+def _percentiles(panes: Sequence[Pane], alpha: float, *, sketch: bool) -> dict[str, Any]:
     if len(panes) == 1:
         vals = list(panes[0].vals)
     else:
         vals = []
         for p in panes:
             vals.extend(p.vals)
-    if len(vals) <= _EXACT_UP_TO and all(p.sketch is None for p in panes):
+    out: dict[str, Any] = {}
+    small = len(vals) <= _EXACT_UP_TO and all(p.sketch is None for p in panes)
+    if small:
         # Few raw values: exact quantiles at the sketch's ranks are cheaper than a sketch.
-        vals.sort()
-        top = len(vals) - 1
-        return {k: vals[int(q * top)] for k, q in zip(_PNAMES, QUANTILES, strict=True)}
+        ordered = sorted(vals)
+        top = len(ordered) - 1
+        out = {k: ordered[int(q * top)] for k, q in zip(_PNAMES, QUANTILES, strict=True)}
+        if not sketch:
+            return out
     sk = DDSketch(alpha)
     for p in panes:
         if p.sketch is not None:
             sk.merge(p.sketch)
     sk.add_many(vals)
-    return dict(zip(_PNAMES, sk.quantiles(QUANTILES), strict=True))
+    if not small:
+        out = dict(zip(_PNAMES, sk.quantiles(QUANTILES), strict=True))
+    if sketch:
+        out["sketch"] = sk.to_dict()
+    return out
 
 
 def _counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:

@@ -41,6 +41,7 @@ class WindowStore:
         max_future: float = 600.0,
         max_skew: float = 30.0,
         alpha: float = DEFAULT_ALPHA,
+        emit_sketches: bool = False,
     ) -> None:
         if grace < 0 or idle_close <= 0 or series_ttl <= 0:
             raise ValueError("grace must be >= 0, idle_close and series_ttl > 0")
@@ -52,6 +53,7 @@ class WindowStore:
         self.max_future = float(max_future)
         self.max_skew = float(max_skew)
         self.alpha = alpha
+        self.emit_sketches = emit_sketches
         self.width, self.specs = specs_for(self.sizes, self.hop)
         self._width_ms = round(self.width * 1000)
         self.caps = CardinalityCaps(max_series_per_metric, max_series_total)
@@ -77,6 +79,7 @@ class WindowStore:
             hop=pc.hop_seconds, max_series_per_metric=pc.max_series_per_metric,
             max_series_total=pc.max_series_total, series_ttl=pc.series_ttl_seconds,
             max_future=pc.max_future_seconds, max_skew=pc.max_clock_skew_seconds,
+            emit_sketches=pc.emit_sketches,
         )  # fmt: skip
 
     # -- settings, so the adapter and snapshot can rebuild an equal store --
@@ -86,6 +89,7 @@ class WindowStore:
             "hop": self.hop, "max_series_per_metric": self.caps.per_metric,
             "max_series_total": self.caps.total, "series_ttl": self.series_ttl,
             "max_future": self.max_future, "max_skew": self.max_skew, "alpha": self.alpha,
+            "emit_sketches": self.emit_sketches,
         }  # fmt: skip
 
     @property
@@ -307,7 +311,9 @@ class WindowStore:
                         starts.setdefault(st, set()).update(members)
             for st in sorted(starts):
                 for ser in starts[st]:
-                    agg = ser.aggregate(st, st + spec.size, self._width_ms, self.alpha)
+                    agg = ser.aggregate(
+                        st, st + spec.size, self._width_ms, self.alpha, sketch=self.emit_sketches
+                    )
                     if agg is not None:
                         out.append(agg)
             if lim > done:
@@ -344,7 +350,9 @@ class WindowStore:
         for i, spec in enumerate(self.specs):
             for st in sorted(spec.windows_over(panes)):
                 if st + spec.size > self._emitted[i]:
-                    agg = ser.aggregate(st, st + spec.size, self._width_ms, self.alpha)
+                    agg = ser.aggregate(
+                        st, st + spec.size, self._width_ms, self.alpha, sketch=self.emit_sketches
+                    )
                     if agg is not None:
                         out.append(agg)
                     closed_until = max(closed_until, st + spec.size)

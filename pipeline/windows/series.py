@@ -72,7 +72,7 @@ class Series:
         return None
 
     def aggregate(
-        self, start: int, end: int, width_ms: int, alpha: float
+        self, start: int, end: int, width_ms: int, alpha: float, *, sketch: bool = False
     ) -> WindowAggregate | None:
         """The window [start, end) in panes, or None when the series has no sample in it."""
         if end - start == 1:  # tumbling at pane width: the window is one pane
@@ -87,7 +87,7 @@ class Series:
         t0 = start * width_ms / 1000
         t1 = end * width_ms / 1000
         ref = self._ref_before(start, t0) if self.kind != "gauge" else None
-        stats = window_stats(panes, self.kind, ref, alpha)
+        stats = window_stats(panes, self.kind, ref, alpha, sketch=sketch)
         return WindowAggregate(
             id=window_id(self.sid, t0, t1),
             series=self.sid,

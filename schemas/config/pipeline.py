@@ -31,6 +31,9 @@ class PipelineConfig(Block):
     # The window watermark never runs further ahead of the worker's clock than this, so a
     # host with a fast clock cannot make the other hosts of its partition late.
     max_clock_skew_seconds: float = Field(30.0, ge=0)
+    # Gauge window aggregates also carry their quantile sketch (bigger records), so
+    # consumers can merge percentiles exactly across partitions, hosts or windows.
+    emit_sketches: bool = False
     # The OpenTelemetry Collector Kafka exporter's spans topic (not prefixed), or "" for none.
     otlp_spans_topic: str = "otlp_spans"
     rules_file: Path | None = None

@@ -101,3 +101,47 @@ def test_hopping_window_percentiles_are_the_exact_merge_of_panes() -> None:
     union = np.concatenate([vals[t] for t in range(120, 150)])
     ref = DDSketch(ALPHA).add_many(union.tolist())
     assert [agg.p50, agg.p90, agg.p95, agg.p99] == ref.quantiles(QS)
+
+
+def test_emitted_sketches_merge_exactly_across_partitions_and_validate() -> None:
+    import json
+
+    import jsonschema
+
+    from schemas import decode, encode
+    from schemas.jsonschema_files import JSON_DIR
+    from schemas.records import WindowAggregate
+
+    rng = np.random.default_rng(9)
+    values = rng.gamma(2.0, 40.0, (2, 400))
+    aggs = []
+    for part in range(2):  # the same series name, two hosts on two partitions
+        store = WindowStore([10.0], grace=0.0, emit_sketches=True)
+        ts = np.linspace(100.0, 109.9, 400)
+        for v, t in zip(values[part], ts, strict=True):
+            store.add_batch(batch(float(t), [sample("lat", float(v))], host=f"h{part}"), now=110.0)
+        store.add_batch(batch(111.0, [sample("lat", 1.0)], host=f"h{part}"), now=111.0)
+        (agg,) = store.close_due(now=111.0)
+        aggs.append(decode(encode(agg), WindowAggregate))  # survives the wire format
+    schema = json.loads((JSON_DIR / "toka.window_aggregate.v1.json").read_text())
+    for agg in aggs:
+        jsonschema.validate(json.loads(encode(agg)), schema)
+    merged = DDSketch.from_dict(aggs[0].sketch).merge(DDSketch.from_dict(aggs[1].sketch))
+    union = DDSketch(ALPHA).add_many(values.ravel().tolist())
+    assert (merged.pos, merged.neg, merged.zero) == (union.pos, union.neg, union.zero)
+    got = np.array(merged.quantiles(QS))
+    want = exact(values.ravel())
+    assert np.all(np.abs(got - want) <= ALPHA * want)
+
+
+def test_no_sketch_unless_asked_or_for_single_values() -> None:
+    store = WindowStore([10.0], grace=0.0, emit_sketches=True)
+    store.add_batch(batch(101.0, [sample("a", 1.0), sample("b", 1.0)]), now=101.0)
+    store.add_batch(batch(102.0, [sample("b", 2.0)]), now=102.0)
+    store.add_batch(batch(111.0, [sample("c", 1.0)]), now=111.0)
+    got = {a.name: a.sketch for a in store.close_due(now=111.0)}
+    assert got["a"] is None and got["b"] is not None
+    plain = WindowStore([10.0], grace=0.0)
+    plain.add_batch(batch(101.0, [sample("b", 1.0), sample("b", 2.0)]), now=101.0)
+    plain.add_batch(batch(111.0, [sample("c", 1.0)]), now=111.0)
+    assert [a.sketch for a in plain.close_due(now=111.0)] == [None]
