@@ -1,10 +1,13 @@
 """WindowStore: event-time windows over one partition's metric samples (pure: no Faust, no I/O).
 
 Each sample folds into one pane of its series (spec.py); windows are merged from panes when
-they close: by the partition watermark (max event time seen) once ``end + grace`` has
-passed, or when their series has been idle for ``idle_close`` wall-clock seconds, so a host
-that goes quiet still gets its last window out. A sample whose first window has already
-closed is late and handed back for the dead-letter topic; it is in all its windows or none.
+they close: by the partition watermark (max event time seen, never more than ``max_skew``
+ahead of the wall clock) once ``end + grace`` has passed, or when their series has been
+idle for ``idle_close`` wall-clock seconds, so a host that goes quiet still gets its last
+window out. A sample whose first window has already closed is late and handed back for the
+dead-letter topic; it is in all its windows or none. A record whose layout (names, labels,
+order) the store has seen from the same host and source folds as one numpy row
+(layouts.py); any other record, sample by sample.
 """
 
 from __future__ import annotations
