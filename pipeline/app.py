@@ -7,6 +7,7 @@ record goes to the dead-letter topic instead of failing inside Faust's deseriali
 from __future__ import annotations
 
 import importlib
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,14 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "store": "memory://",
         "topic_partitions": cfg.pipeline.partitions,
         "web_port": cfg.pipeline.web_port,
-        "web_host": "127.0.0.1",
-        # Faust's web server binds every interface (env WEB_BIND); its /router and /table
-        # views would hand table contents (alert state) to anyone who reaches the port.
+        # web_host only names the worker in URLs; web_bind is where it listens.
+        "web_host": "127.0.0.1" if cfg.pipeline.web_bind == "127.0.0.1" else socket.gethostname(),
+        "web_bind": cfg.pipeline.web_bind,
+        # Faust would also read unprefixed variables (WEB_PORT, BROKER_URL...) over these
+        # settings; a Kubernetes service link named `web` would then break start-up.
+        "env": {},
+        # Faust's /router and /table views would hand table contents (alert state) to
+        # anyone who reaches the port.
         # pipeline.web serves /metrics, /healthz and /readyz there instead.
         "web_router_enabled": False,
         "web_tables_enabled": False,

@@ -27,11 +27,14 @@ class ProcessingGuard:
         self.counts[reason] += n
 
     @contextmanager
-    def record(self) -> Iterator[None]:
+    def record(self, count_ok: bool = True) -> Iterator[None]:
+        """Guard one record (or, with ``count_ok=False``, one timer run: its failures
+        count, its successes are not records processed)."""
         try:
             yield
         except Exception:
             self.counts["errors"] += 1
             log.exception("%s: record failed, skipped", self.stage)
         else:
-            self.counts["ok"] += 1
+            if count_ok:
+                self.counts["ok"] += 1

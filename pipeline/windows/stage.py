@@ -81,15 +81,18 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             raw: bytes = event.value
             partition = msg.partition
             with guard.record():
+                now = time.time()
+                store = store_for(partition)
                 try:
                     batch = decode(raw, MetricBatch)
                 except DecodeError as exc:
                     guard.count("decode")
                     await to_dead_letter(exc.reason, str(exc), raw, msg)
-                    await manual.ack(event)
+                    # Acks go in offset order: Faust may commit past a held record when a
+                    # later one is acked first. This one is done as soon as those are.
+                    held[partition].hold(float("-inf"), now, event)
+                    await release(partition, now)
                     continue
-                now = time.time()
-                store = store_for(partition)
                 late = store.add_batch(batch, now)
                 held[partition].hold(_newest_event_time(batch), now, event)
                 if late:
@@ -114,7 +117,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 del stores[partition]
                 held.pop(partition).drop()
         for partition in assigned:
-            with guard.record():
+            with guard.record(count_ok=False):
                 if partition in stores:
                     await emit(partition, stores[partition].close_due(now), now)
                     await release(partition, now)

@@ -17,7 +17,7 @@ from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.topics import ensure_topics
 from schemas import Alert, DeadLetter, MetricBatch, Sample, WindowAggregate, decode, encode, new_id
 from schemas.config import TokaConfig
-from tests.support.kafka import collect, publish, stop_process, toka_process
+from tests.support.kafka import collect, committed_offset, publish, stop_process, toka_process
 
 WINDOW = 2.0
 
@@ -38,7 +38,7 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
     tmp = tmp_path_factory.mktemp("worker")
     env["TOKA_PIPELINE__DATA_DIR"] = str(tmp / "data")
     cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
-                     pipeline={"partitions": 4})  # fmt: skip
+                     pipeline={"partitions": 4, "app_id": env["TOKA_PIPELINE__APP_ID"]})  # fmt: skip
     asyncio.run(ensure_topics(cfg))
     proc = toka_process(["worker", "--loglevel", "info"], env, tmp / "worker.log")
     try:
@@ -200,3 +200,32 @@ async def test_quiet_series_window_still_closes_and_alerts(worker: TokaConfig) -
         timeout=30, decode=lambda b: decode(b, Alert),
     )  # fmt: skip
     assert [a.status for a in alerts if a.labels.get("host") == host] == ["firing"]
+
+
+async def test_offsets_are_not_committed_past_a_record_of_an_open_window(
+    worker: TokaConfig,
+) -> None:
+    """A bad record after a good one is dead-lettered at once, but the commit must stay at
+    the good record until its window closes, or a crash would lose its samples."""
+    host = f"h-{new_id()[:6]}"
+    bs, t = worker.kafka.bootstrap_servers, _window_start(time.time())
+    metrics = worker.kafka.topic("metrics")
+    first_good, bad = await publish(bs, metrics, [
+        (host.encode(), encode(batch(host, t + WINDOW + 0.1, cpu=10))),
+        (host.encode(), b"not json"),
+    ], partition=1)  # fmt: skip
+    await collect(bs, worker.kafka.topic("deadletter"),
+                  lambda d: any(x.offset == bad and x.partition == 1 for x in d),
+                  timeout=30, decode=lambda b: decode(b, DeadLetter))  # fmt: skip
+    await asyncio.sleep(3.5)  # past Faust's commit interval (2.8 s)
+    group = worker.pipeline.app_id
+    committed = await committed_offset(bs, group, metrics, 1)
+    assert committed is None or committed <= first_good
+    # Once the window has closed (idle close), the commit moves past both.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        committed = await committed_offset(bs, group, metrics, 1)
+        if committed is not None and committed > bad:
+            return
+        await asyncio.sleep(1)
+    raise AssertionError(f"commit stuck at {committed}, records at {first_good} and {bad}")

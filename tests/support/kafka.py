@@ -19,15 +19,32 @@ __all__ = ["collect", "publish", "stop_process", "toka_process"]
 async def publish(
     bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
     partition: int | None = None,
-) -> None:
-    """Send records in order; ``partition`` pins them all (else the key decides)."""
+) -> list[int]:
+    """Send records in order; ``partition`` pins them all (else the key decides).
+    Returns their offsets."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
+    offsets = []
     try:
         for key, value in records:
-            await producer.send_and_wait(topic, value, key=key, partition=partition)
+            meta = await producer.send_and_wait(topic, value, key=key, partition=partition)
+            offsets.append(meta.offset)
     finally:
         await producer.stop()
+    return offsets
+
+
+async def committed_offset(bootstrap: str, group: str, topic: str, partition: int) -> int | None:
+    """The offset a consumer group has committed on one partition."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, partition))
+    finally:
+        await consumer.stop()
 
 
 async def collect(

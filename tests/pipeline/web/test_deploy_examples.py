@@ -191,8 +191,8 @@ def _systemd_env(unit: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("source", ["k8s", "systemd"])
 def test_worker_web_bind_reaches_faust(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The examples set Faust's bind address with WEB_BIND; Faust must read it (it ignores
-    F_WEB_BIND, its documented-looking spelling)."""
+    """The examples open the web server with TOKA_PIPELINE__WEB_BIND; it must reach Faust,
+    and Faust's own unprefixed variables (WEB_BIND, WEB_PORT...) must not."""
     from pipeline.app import create_app
 
     if source == "k8s":
@@ -200,12 +200,14 @@ def test_worker_web_bind_reaches_faust(source: str, monkeypatch: pytest.MonkeyPa
         env = {v["name"]: v["value"] for v in container["env"] if "value" in v}
     else:
         env = _systemd_env(DEPLOY / "systemd/toka-worker.service")
-    assert env["WEB_BIND"] == "0.0.0.0"
+    assert env["TOKA_PIPELINE__WEB_BIND"] == "0.0.0.0"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("WEB_BIND", "192.0.2.7")  # a value no default could produce
+    monkeypatch.setenv("WEB_BIND", "192.0.2.7")  # Faust's own spelling: ignored
+    monkeypatch.setenv("WEB_PORT", "tcp://10.0.0.1:80")  # a Service link named `web`
     app = create_app(load_config(None), stages=[])
-    assert app.conf.web_bind == "192.0.2.7"
+    assert app.conf.web_bind == "0.0.0.0"
+    assert app.conf.web_port == 6066
     if "TOKA_PIPELINE__DATA_DIR" in env:
         assert str(app.conf.datadir).startswith(env["TOKA_PIPELINE__DATA_DIR"])
 
