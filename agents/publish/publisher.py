@@ -63,6 +63,7 @@ class Publisher:
         self._max_backoff = max_backoff_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._down = False
         self._log = RateLimitedLog(log)
         self._sync_spool_gauges()
 
@@ -142,9 +143,13 @@ class Publisher:
                     await self._send_from_spool()
                 else:
                     await self._send_from_queue()
+                if self._down:
+                    self._down = False
+                    log.info("Kafka reachable again; replaying %d spooled records", self.pending)
                 delay = self._backoff
                 self._m.broker_up.set(1)
             except KafkaUnavailableError as exc:
+                self._down = True
                 self._m.broker_up.set(0)
                 self._log.log(logging.WARNING, "send", "Kafka unavailable, spooling: %s", exc)
                 # Everything waiting in memory goes to disk: it survives a restart there.
