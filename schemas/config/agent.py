@@ -32,10 +32,12 @@ _PSEUDO_FS = [
 
 class SystemSourceConfig(Block):
     enabled: bool = True
-    interval_seconds: float = Field(10.0, gt=0)
+    interval_seconds: float = Field(default=10.0, gt=0)
     per_core: bool = True
-    top_processes: int = Field(5, ge=0, description="top N by CPU and by memory; 0 turns off")
-    cmdline_max_chars: int = Field(120, ge=0)
+    top_processes: int = Field(
+        default=5, ge=0, description="top N by CPU and by memory; 0 turns off"
+    )
+    cmdline_max_chars: int = Field(default=120, ge=0)
     exclude_fstypes: list[str] = Field(default_factory=lambda: list(_PSEUDO_FS))
 
 
@@ -48,18 +50,18 @@ class PrometheusTarget(Block):
 
 class PrometheusSourceConfig(Block):
     enabled: bool = False
-    interval_seconds: float = Field(15.0, gt=0)
-    timeout_seconds: float = Field(5.0, gt=0)
+    interval_seconds: float = Field(default=15.0, gt=0)
+    timeout_seconds: float = Field(default=5.0, gt=0)
     targets: list[PrometheusTarget] = []
 
 
 class OtlpReceiverConfig(Block):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(4318, ge=0, le=65535)
-    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
-    batch_max_spans: int = Field(512, gt=0, description="spans per SpanBatch record")
-    batch_max_age_seconds: float = Field(1.0, gt=0)
+    port: int = Field(default=4318, ge=0, le=65535)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    batch_max_spans: int = Field(default=512, gt=0, description="spans per SpanBatch record")
+    batch_max_age_seconds: float = Field(default=1.0, gt=0)
 
 
 class AgentSources(Block):
@@ -69,20 +71,22 @@ class AgentSources(Block):
 
 
 class PublisherConfig(Block):
-    queue_size: int = Field(1000, gt=0, description="records held in memory before the spool")
+    queue_size: int = Field(
+        default=1000, gt=0, description="records held in memory before the spool"
+    )
     compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "zstd"
-    request_timeout_seconds: float = Field(10.0, gt=0)
-    retry_backoff_seconds: float = Field(0.5, gt=0)
-    max_backoff_seconds: float = Field(5.0, gt=0)
-    linger_ms: int = Field(5, ge=0)
-    max_record_bytes: int = Field(1024 * 1024, gt=0)
-    shutdown_timeout_seconds: float = Field(10.0, ge=0)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    retry_backoff_seconds: float = Field(default=0.5, gt=0)
+    max_backoff_seconds: float = Field(default=5.0, gt=0)
+    linger_ms: int = Field(default=5, ge=0)
+    max_record_bytes: int = Field(default=1024 * 1024, gt=0)
+    shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
     spool_enabled: bool = True
     # None: resolved at start-up (agents.runtime.spool_path): $STATE_DIRECTORY/spool under
     # systemd's StateDirectory=, else $XDG_STATE_HOME/toka/spool, one subdirectory per cluster.
     spool_dir: Path | None = None
-    spool_max_bytes: int = Field(256 * 1024 * 1024, gt=0)
-    spool_segment_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    spool_segment_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     drop_policy: Literal["oldest", "newest"] = "oldest"
     fsync: bool = False
 
@@ -109,9 +113,9 @@ class RedactionConfig(Block):
 
 
 class AgentLimits(Block):
-    max_samples_per_collection: int = Field(20_000, gt=0)
-    max_series_per_collection: int = Field(20_000, gt=0)
-    max_spans_per_second: float = Field(100_000, gt=0)
+    max_samples_per_collection: int = Field(default=20_000, gt=0)
+    max_series_per_collection: int = Field(default=20_000, gt=0)
+    max_spans_per_second: float = Field(default=100_000, gt=0)
 
 
 class AgentHttpConfig(Block):
@@ -119,13 +123,13 @@ class AgentHttpConfig(Block):
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(9465, ge=0, le=65535)
+    port: int = Field(default=9465, ge=0, le=65535)
 
 
 class AgentConfig(Block):
     host: str = Field(default_factory=socket.gethostname, min_length=1)
     # The interval of every source that does not set its own (when set here).
-    interval_seconds: float = Field(10.0, gt=0)
+    interval_seconds: float = Field(default=10.0, gt=0)
     env: str = "default"
     sources: AgentSources = AgentSources()
     publisher: PublisherConfig = PublisherConfig()
