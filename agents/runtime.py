@@ -176,6 +176,7 @@ class AgentRuntime:
 
     async def collect(self, source: Source) -> bool:
         """One collection of one source, published as one MetricBatch. Never raises."""
+        t0 = time.perf_counter()
         try:
             samples = self.prepare(source.name, await source.collect())
             batch = metric_batch(
@@ -186,6 +187,8 @@ class AgentRuntime:
             self.metrics.source_errors.labels(source.name).inc()
             self._log.log(logging.ERROR, f"src:{source.name}", "source %s: %r", source.name, exc)
             return False
+        self.metrics.collect_seconds.labels(source.name).observe(time.perf_counter() - t0)
+        self.metrics.last_collect.labels(source.name).set(self._clock())
         for rec in records:
             self.publisher.submit(rec)
         self.metrics.collected.labels(source.name).inc(len(records))

@@ -57,6 +57,19 @@ class AgentMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.collect_seconds = Histogram(
+            "toka_agent_collect_seconds",
+            "Time one collection of a source took",
+            ["source"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.last_collect = Gauge(
+            "toka_agent_last_collect_timestamp_seconds",
+            "When a source last collected successfully (alert on staleness)",
+            ["source"],
+            registry=r,
+        )
         self.queue_depth = Gauge("toka_agent_queue_depth", "Records in memory", registry=r)
         self.spool_bytes = Gauge("toka_agent_spool_bytes", "Bytes in the spool", registry=r)
         self.spool_records = Gauge("toka_agent_spool_records", "Records in the spool", registry=r)

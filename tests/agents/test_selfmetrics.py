@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -57,6 +58,9 @@ async def test_metrics_and_health(broker: EmbeddedBroker, topic_prefix: str, tmp
                 >= 2
             )
             assert values[("toka_agent_broker_up", ())] == 1
+            assert values[("toka_agent_collect_seconds_count", (("source", "system"),))] >= 2
+            last = values[("toka_agent_last_collect_timestamp_seconds", (("source", "system"),))]
+            assert abs(last - time.time()) < 10
             for name in ("toka_agent_queue_depth", "toka_agent_spool_bytes",
                          "toka_agent_send_latency_seconds_count",
                          "toka_agent_process_resident_memory_bytes"):  # fmt: skip
