@@ -64,7 +64,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     def on_series(agg: WindowAggregate, states: PartitionView) -> list[Any]:
         out = []
-        for f in ac.fields:
+        # a counter's cumulative value always drifts out of range: score its rate
+        for f in ["rate"] if agg.type == "counter" else ac.fields:
             value = getattr(agg, f, None)
             if not isinstance(value, int | float):
                 continue

@@ -78,7 +78,12 @@ def params_for(rc: RegressionConfig, *, higher_is_better: bool) -> DetectorParam
 
 
 def watched_value(agg: WindowAggregate, fields: Iterable[str]) -> tuple[str, float] | None:
-    """The first configured field the aggregate carries (p95 when the window has one)."""
+    """The first configured field the aggregate carries (p95 when the window has one).
+
+    A counter's own value only ever grows: its per-second ``rate`` is what can regress.
+    """
+    if agg.type == "counter":
+        fields = ["rate"]
     for f in fields:
         v = getattr(agg, f, None)
         if isinstance(v, int | float):

@@ -53,7 +53,9 @@ class RegressionConfig(Block):
 
 class AnomalyConfig(Block):
     enabled: bool = True
-    fields: list[str] = Field(default_factory=lambda: ["mean"], min_length=1)
+    #: Fields scored on gauges and histograms (absent ones are skipped); counters are
+    #: always scored on their rate.
+    fields: list[str] = Field(default_factory=lambda: ["mean", "p95"], min_length=1)
     series: list[str] = Field(default_factory=list)
     history_windows: int = Field(60, ge=10)
     min_history: int = Field(20, ge=5)

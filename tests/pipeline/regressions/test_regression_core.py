@@ -210,3 +210,18 @@ def test_daily_cycle_is_not_a_regression_but_a_step_on_it_is() -> None:
     assert found and 800 <= found[-1] < 805
     again = DetectorState.restore(json.loads(json.dumps(seasonal.snapshot())))
     assert again == seasonal
+
+
+def test_counters_are_judged_on_their_rate() -> None:
+    from pipeline.regressions.subjects import watched_value
+
+    base = dict(
+        id="x", series="c", name="requests_total", host="h", window_start=0, window_end=10,
+        count=1, sum=1, min=1, max=1, mean=5000.0, last=5000.0,
+    )  # fmt: skip
+    assert watched_value(WindowAggregate(**base, type="counter", rate=12.5), ["p95", "mean"]) == (
+        "rate",
+        12.5,
+    )
+    assert watched_value(WindowAggregate(**base, type="counter"), ["mean"]) is None
+    assert watched_value(WindowAggregate(**base), ["p95", "mean"]) == ("mean", 5000.0)
