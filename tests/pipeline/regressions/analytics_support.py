@@ -30,10 +30,17 @@ def _flatten(prefix: str, value: object, out: dict[str, str]) -> None:
 
 @contextmanager
 def stage_worker(
-    broker: EmbeddedBroker, stage: str, tmp: Path, analytics: dict[str, object]
+    broker: EmbeddedBroker,
+    stage: str,
+    tmp: Path,
+    analytics: dict[str, object],
+    prefix: str | None = None,
 ) -> Iterator[TokaConfig]:
-    """A worker running ``stage`` with ``analytics`` settings; yields the matching config."""
-    prefix = f"a{new_id()[:6]}."
+    """A worker running ``stage`` with ``analytics`` settings; yields the matching config.
+
+    Pass the ``prefix`` of an earlier worker to run its successor (same topics and app id).
+    """
+    prefix = prefix or f"a{new_id()[:6]}."
     cfg = TokaConfig(
         kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
         pipeline={"partitions": 2, "app_id": f"toka-{prefix}"},
@@ -45,12 +52,14 @@ def stage_worker(
         "TOKA_PIPELINE__APP_ID": f"toka-{prefix}",
         "TOKA_PIPELINE__PARTITIONS": "2",
         "TOKA_PIPELINE__WEB_PORT": str(free_port()),
+        "TOKA_PIPELINE__SESSION_TIMEOUT_SECONDS": "6",
+        "TOKA_PIPELINE__DATA_DIR": str(tmp / "data"),
         "TOKA_TEST_STAGES": stage,
         "PYTHONPATH": os.getcwd(),
     }
     _flatten("TOKA_ANALYTICS", analytics, env)
     asyncio.run(ensure_topics(cfg))  # the stage creates its own extra topics
-    log = tmp / "worker.log"
+    log = tmp / f"worker-{new_id()[:4]}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, str(WORKER_MAIN), "worker"],

@@ -127,3 +127,46 @@ def test_step_and_slow_benchmark_produce_regressions(
     dl = decode(dead[0], DeadLetter)
     jsonschema.validate(json.loads(dead[0]), load("toka.dead_letter.v1"))
     assert dl.reason == "not_json" and dl.source_topic == t("aggregates")
+
+
+def test_baseline_survives_a_worker_restart(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """The detector state is in a changelogged table: a new worker recovers the baseline
+    and reports the step against it, instead of learning the step as its new baseline."""
+    series = aggregates("db_query_seconds", lambda i: {"db": "main"}, 25, 45, 3)
+    with stage_worker(broker, "pipeline.regressions.stage", tmp_path, SETTINGS) as cfg:
+        t = cfg.kafka.topic
+        first = [(a.series.encode(), encode(a)) for a in series[:24]]
+        asyncio.run(publish(cfg.kafka.bootstrap_servers, t("aggregates"), first))
+        asyncio.run(
+            collect(cfg.kafka.bootstrap_servers,
+                    f"{cfg.pipeline.app_id}-toka-regression-state-changelog",
+                    lambda g: len(g) >= 24, 60)
+        )  # fmt: skip
+    # The successor resumes after these offsets, so it cannot re-learn from the topic:
+    # its baseline can only come from the table's changelog.
+    assert asyncio.run(_committed(cfg, t("aggregates"))) == 24
+    prefix = cfg.kafka.topic_prefix
+    with stage_worker(broker, "pipeline.regressions.stage", tmp_path, SETTINGS, prefix) as cfg:
+        rest = [(a.series.encode(), encode(a)) for a in series[24:]]
+        asyncio.run(publish(cfg.kafka.bootstrap_servers, t("aggregates"), rest))
+        raw = asyncio.run(
+            collect(cfg.kafka.bootstrap_servers, t("regressions"), lambda g: len(g) >= 1, 90)
+        )
+    reg = decode(raw[0], Regression)
+    assert reg.direction == "regression" and reg.baseline.n == 20
+    assert reg.baseline_id == "unversioned#0"  # the original baseline, not a re-learned one
+
+
+async def _committed(cfg, topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cfg.kafka.bootstrap_servers, group_id=cfg.pipeline.app_id,
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        parts = range(cfg.pipeline.partitions)
+        return sum([await consumer.committed(TopicPartition(topic, p)) or 0 for p in parts])
+    finally:
+        await consumer.stop()
