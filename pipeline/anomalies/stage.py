@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 #: Topics of this stage besides the pipeline's own (create them up front, like the rest).
 TOPIC_KINDS = ("anomalies-by-host",)
 HOST_USED = "system_memory_used_bytes"
+HOST_AVAILABLE = "system_memory_available_bytes"
 
 
 def host_topic(cfg: TokaConfig) -> str:
@@ -50,7 +51,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         keep_hours=max(24.0, 2 * ac.leak_min_hours),
         min_growth_percent=ac.leak_min_growth_percent, cooldown_s=ac.leak_cooldown_hours * 3600,
     )  # fmt: skip
-    host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED}
+    host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED, HOST_AVAILABLE}
     table = partitioned_table(app, "toka-anomaly-state", cfg.pipeline.partitions)
     guard = ProcessingGuard("anomalies")
     agg_name = cfg.kafka.topic("aggregates")
@@ -84,8 +85,12 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             host = {**host, agg.name: agg.last}
             states[hk] = host
             return []
+        # "available" is what the kernel can hand out (free + reclaimable cache); without
+        # it, total - used
         total, used = host.get(ac.host_memory_total_series), host.get(HOST_USED)
-        free = total - used if total is not None and used is not None else None
+        free = host.get(HOST_AVAILABLE)
+        if free is None and total is not None and used is not None:
+            free = total - used
         key = f"p|{agg.series}"
         st = LeakState.restore(states[key]) if key in states else LeakState()
         verdict = observe_rss(st, agg.window_end, agg.mean, lp, free)

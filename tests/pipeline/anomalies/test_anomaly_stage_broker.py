@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 T0 = 1_700_000_000.0
 RATE = 60e6  # bytes per hour
-HOST_TOTAL, HOST_USED = 16e9, 10e9
+HOST_TOTAL, HOST_USED, HOST_AVAILABLE = 16e9, 10e9, 7e9  # available counts reclaimable cache
 
 
 def agg(name: str, labels: dict[str, str], t: float, value: float) -> WindowAggregate:
@@ -43,6 +43,7 @@ def test_growing_rss_is_a_leak_suspect_and_a_spike_is_a_spike(
     records = [
         agg("system_memory_total_bytes", {}, T0, HOST_TOTAL),
         agg("system_memory_used_bytes", {}, T0, HOST_USED),
+        agg("system_memory_available_bytes", {}, T0, HOST_AVAILABLE),
     ]
     for i in range(1, 3 * 60 + 2):  # three hours of one-minute windows
         t = T0 + 60 * i
@@ -73,8 +74,7 @@ def test_growing_rss_is_a_leak_suspect_and_a_spike_is_a_spike(
     leak = leaks[0]
     assert leak.labels == proc and leak.method == "leak"
     assert leak.growth_per_hour == pytest.approx(RATE, rel=0.05)
-    free = HOST_TOTAL - HOST_USED
-    assert leak.time_to_exhaustion_seconds == pytest.approx(free / RATE * 3600, rel=0.05)
+    assert leak.time_to_exhaustion_seconds == pytest.approx(HOST_AVAILABLE / RATE * 3600, rel=0.05)
     spikes = [a for _, a in got if a.kind == "spike"]
     assert [a.name for a in spikes] == ["system_cpu_percent"]
     assert spikes[0].observed == 90.0 and spikes[0].window_end == T0 + 60 * 150
