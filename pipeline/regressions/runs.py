@@ -8,6 +8,7 @@ baseline is reset (accepted). Shared by the regression stage and ``toka bench --
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class RunBaseline:
     runs: int = 0
     pinned: bool = False
     generation: int = 0
+    run_medians: list[float] = field(default_factory=list)  # one per accepted run
 
     @property
     def id(self) -> str:
@@ -60,15 +62,28 @@ def judge_run(
             p_value=p.p_value,
             min_effect_percent=p.min_effect_percent,
         )
-        if cmp.flagged:
+        if cmp.flagged and _beyond_run_spread(base.run_medians, samples, cmp.change_percent):
             direction: Direction = "regression" if cmp.worse else "improvement"
             finding = Finding(direction, "mann_whitney_u", cmp, base.version, base.id, version)
     regressed = finding is not None and finding.direction == "regression"
     if not base.pinned and not regressed:
         if finding is not None:
             base.samples = []  # an improvement is the new level
+            base.run_medians = []
             base.generation += 1
         base.samples = (base.samples + list(samples))[-p.max_samples :]
+        base.run_medians = [*base.run_medians, statistics.median(samples)][-10:]
         base.version = version
         base.runs += 1
     return finding
+
+
+def _beyond_run_spread(medians: list[float], samples: Sequence[float], change: float) -> bool:
+    """Repeats within one run share its machine's load, so the rank test over-states how
+    sure a difference between runs is. With two or more baseline runs, the new run must
+    also lie beyond every earlier run's median in the direction of the change: a shift
+    no larger than the runs already vary by is noise, not a regression."""
+    if len(medians) < 2:
+        return True
+    current = statistics.median(samples)
+    return current > max(medians) if change > 0 else current < min(medians)

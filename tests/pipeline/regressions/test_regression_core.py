@@ -225,3 +225,17 @@ def test_counters_are_judged_on_their_rate() -> None:
     )
     assert watched_value(WindowAggregate(**base, type="counter"), ["mean"]) is None
     assert watched_value(WindowAggregate(**base), ["p95", "mean"]) == ("mean", 5000.0)
+
+
+def test_a_run_within_the_spread_of_earlier_runs_is_not_a_regression() -> None:
+    # three accepted runs of a throughput benchmark on a machine whose load varies
+    runs = [[100.0, 101, 99, 100, 100], [112.0, 113, 111, 112, 112], [88.0, 89, 87, 88, 88]]
+    base = RunBaseline(
+        samples=[x for r in runs for x in r], runs=3, run_medians=[100.0, 112.0, 88.0]
+    )
+    p = RunParams(higher_is_better=True)
+    # -11% against the pool and significant, but no slower than the busy run was
+    assert judge_run(base, [89.0, 89, 89.5, 88.5, 89], "b", p) is None
+    assert base.runs == 4 and base.run_medians[-1] == 89.0
+    slow = judge_run(base, [75.0, 76, 74, 75, 75], "c", p)
+    assert slow is not None and slow.direction == "regression"
