@@ -12,11 +12,18 @@ __all__ = ["metric_batch", "metric_record", "metric_records", "span_record", "sp
 
 
 def metric_batch(
-    host: str, source: str, samples: list[Sample], ts: float, resource: dict[str, str]
+    host: str,
+    source: str,
+    samples: list[Sample],
+    ts: float,
+    resource: dict[str, str],
+    interval: float | None = None,
 ) -> MetricBatch:
+    """``interval``: the source's collection interval (the pipeline's completeness promise)."""
     return MetricBatch(
-        id=new_id(), host=host, source=source, ts=ts, samples=samples, resource=resource
-    )
+        id=new_id(), host=host, source=source, ts=ts, samples=samples, resource=resource,
+        interval=interval,
+    )  # fmt: skip
 
 
 def metric_record(topic: str, batch: MetricBatch) -> OutRecord:

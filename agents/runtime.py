@@ -180,8 +180,9 @@ class AgentRuntime:
         try:
             samples = self.prepare(source.name, await source.collect())
             batch = metric_batch(
-                self.cfg.agent.host, source.name, samples, self._clock(), self._resource
-            )
+                self.cfg.agent.host, source.name, samples, self._clock(), self._resource,
+                interval=source.interval,
+            )  # fmt: skip
             records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
         except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
             self.metrics.source_errors.labels(source.name).inc()

@@ -52,7 +52,12 @@ class Sample(_Record):
 
 
 class MetricBatch(_Record, tag_field="schema", tag="toka.metric_batch.v1"):
-    """One collection from one host: many samples. Key: host."""
+    """One collection from one host: many samples. Key: host.
+
+    ``interval``: seconds until this source's next collection, a promise that its next
+    record holds nothing older than ``ts + interval``; the pipeline closes windows on it
+    instead of waiting out the grace period. Leave it out when there is no schedule.
+    """
 
     id: str
     host: str
@@ -60,6 +65,7 @@ class MetricBatch(_Record, tag_field="schema", tag="toka.metric_batch.v1"):
     ts: float
     samples: list[Sample]
     resource: dict[str, str] = {}
+    interval: float | None = None
 
 
 class Span(_Record):

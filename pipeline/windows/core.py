@@ -63,6 +63,9 @@ class WindowStore:
         self.watermark = float("-inf")
         # Per spec: every window ending at or before this pane has been emitted.
         self._emitted = [_NEVER] * len(self.specs)
+        # Panes closed early on the sources' completeness promise (close_due): later
+        # samples of them are late like those behind the watermark.
+        self._complete_lim = _NEVER
         self._hosts: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
         self._by_sid: dict[str, Series] = {}
         self._by_pane: dict[int, set[Series]] = {}
@@ -242,8 +245,8 @@ class WindowStore:
     def _late_limit(self) -> int:
         # Pane p is late once its first window (end (p+1)*width) is past end + grace.
         if self.watermark == float("-inf"):
-            return _NEVER
-        return int((self.watermark - self.grace) // self.width)
+            return self._complete_lim
+        return max(int((self.watermark - self.grace) // self.width), self._complete_lim)
 
     def _resolve(self, hmap: dict[Any, Series], host: str, s: Sample) -> Series:
         """Find or create the series of a sample whose label order is new to the cache."""
@@ -284,12 +287,17 @@ class WindowStore:
         return ser
 
     # -- closing --
-    def close_due(self, now: float) -> list[WindowAggregate]:
-        """Windows whose end + grace <= the watermark, plus all windows of series idle for
+    def close_due(
+        self, now: float, complete_until: float = float("-inf")
+    ) -> list[WindowAggregate]:
+        """Windows whose end + grace <= the watermark or whose end <= ``complete_until``
+        (the sources' promise, see completeness.py), plus all windows of series idle for
         ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``."""
         out: list[WindowAggregate] = []
+        if complete_until != float("-inf"):
+            self._complete_lim = max(self._complete_lim, int(complete_until // self.width))
         if self.watermark != float("-inf"):
-            lim = int((self.watermark - self.grace) // self.width)  # closable window ends
+            lim = self._late_limit()  # closable window ends
             if self._blocks:
                 self._blocks.materialize(self.alpha, before=lim)
             out.extend(self._close_until(lim))

@@ -20,10 +20,11 @@ T = TypeVar("T")
 class Holdback(Generic[T]):
     """Records of one partition, released in order once they are safe to commit.
 
-    A record whose newest sample is at event time ``t`` is safe once the watermark has
-    passed ``t + span`` (span = largest window + grace: all its windows are closed), or,
-    on a quiet partition where the watermark stands still, ``idle_after`` wall-clock
-    seconds after it arrived (idle close has emitted its windows by then).
+    A record whose newest sample is at event time ``t`` is safe once every window ending
+    by ``t + span`` (span = the largest window) is closed, i.e. ``closed_through`` (the
+    watermark minus grace, or the sources' completeness) has passed it; or, on a quiet
+    partition where time stands still, ``idle_after`` wall-clock seconds after it arrived
+    (idle close has emitted its windows by then).
     """
 
     def __init__(self, span: float, idle_after: float) -> None:
@@ -37,10 +38,10 @@ class Holdback(Generic[T]):
     def hold(self, newest_event_time: float, arrived: float, item: T) -> None:
         self._held.append((newest_event_time + self.span, arrived + self.idle_after, item))
 
-    def release(self, watermark: float, now: float) -> list[T]:
+    def release(self, closed_through: float, now: float) -> list[T]:
         out = []
         held = self._held
-        while held and (held[0][0] <= watermark or held[0][1] <= now):
+        while held and (held[0][0] <= closed_through or held[0][1] <= now):
             out.append(held.popleft()[2])
         return out
 

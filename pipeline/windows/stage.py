@@ -19,6 +19,7 @@ import faust
 from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import dead_letter
 from pipeline.stage_errors import ProcessingGuard
+from pipeline.windows.completeness import Completeness
 from pipeline.windows.core import WindowStore
 from pipeline.windows.holdback import Holdback
 from schemas import MetricBatch, WindowAggregate, decode, encode
@@ -44,16 +45,18 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     alerting = alert_stage(app, topics, cfg)
     stores: dict[int, WindowStore] = {}
     held: dict[int, Holdback[Any]] = {}
+    complete: dict[int, Completeness] = {}
     guard = ProcessingGuard("windows")
     metrics_topic = cfg.kafka.topic("metrics")
-    span = max(pc.window_seconds) + pc.grace_seconds
-    idle_after = span + pc.idle_close_seconds + 2.0
+    span = max(pc.window_seconds)
+    idle_after = span + pc.grace_seconds + pc.idle_close_seconds + 2.0
     streams: list[faust.StreamT] = []
 
     def store_for(partition: int) -> WindowStore:
         if partition not in stores:
             stores[partition] = WindowStore.from_config(pc)
             held[partition] = Holdback(span, idle_after)
+            complete[partition] = Completeness(pc.grace_seconds, pc.idle_close_seconds)
         return stores[partition]
 
     async def emit(partition: int, aggregates: list[WindowAggregate], now: float) -> None:
@@ -61,8 +64,14 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             await topics.aggregates.send(key=agg.series.encode(), value=encode(agg))
         await alerting.evaluate(partition, aggregates, now)
 
+    def complete_until(partition: int, now: float) -> float:
+        return complete[partition].complete_until(now)
+
     async def release(partition: int, now: float) -> None:
-        for event in held[partition].release(stores[partition].watermark, now):
+        closed_through = max(
+            stores[partition].watermark - pc.grace_seconds, complete_until(partition, now)
+        )
+        for event in held[partition].release(closed_through, now):
             await streams[0].ack(event)
 
     async def to_dead_letter(reason: str, error: str, original: bytes, msg: Any) -> None:
@@ -94,7 +103,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await release(partition, now)
                     continue
                 late = store.add_batch(batch, now)
-                held[partition].hold(_newest_event_time(batch), now, event)
+                newest = _newest_event_time(batch)
+                held[partition].hold(newest, now, event)
+                complete[partition].observe(batch.host, batch.source, newest, batch.interval, now)
                 if late:
                     guard.count("late", len(late))
                     late_batch = MetricBatch(
@@ -103,7 +114,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     )  # fmt: skip
                     err = f"{len(late)} sample(s) older than the grace period of record {batch.id}"
                     await to_dead_letter("late", err, encode(late_batch), msg)
-                await emit(partition, store.close_due(now), now)
+                await emit(partition, store.close_due(now, complete_until(partition, now)), now)
                 await release(partition, now)
 
     @app.timer(interval=1.0, name="toka-windows-idle-close")
@@ -114,12 +125,13 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         }
         for partition in list(stores):
             if partition not in assigned:  # revoked: its new owner replays the held records
-                del stores[partition]
+                del stores[partition], complete[partition]
                 held.pop(partition).drop()
         for partition in assigned:
             with guard.record(count_ok=False):
                 if partition in stores:
-                    await emit(partition, stores[partition].close_due(now), now)
+                    closed = stores[partition].close_due(now, complete_until(partition, now))
+                    await emit(partition, closed, now)
                     await release(partition, now)
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]

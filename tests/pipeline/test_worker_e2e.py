@@ -34,11 +34,12 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
         "TOKA_PIPELINE__IDLE_CLOSE_SECONDS": "3",
         "TOKA_PIPELINE__WEB_PORT": str(free_port()),
         "TOKA_PIPELINE__SESSION_TIMEOUT_SECONDS": "6",
+        "TOKA_PIPELINE__PARTITIONS": "6",
     }
     tmp = tmp_path_factory.mktemp("worker")
     env["TOKA_PIPELINE__DATA_DIR"] = str(tmp / "data")
     cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
-                     pipeline={"partitions": 4, "app_id": env["TOKA_PIPELINE__APP_ID"]})  # fmt: skip
+                     pipeline={"partitions": 6, "app_id": env["TOKA_PIPELINE__APP_ID"]})  # fmt: skip
     asyncio.run(ensure_topics(cfg))
     proc = toka_process(["worker", "--loglevel", "info"], env, tmp / "worker.log")
     try:
@@ -229,3 +230,25 @@ async def test_offsets_are_not_committed_past_a_record_of_an_open_window(
             return
         await asyncio.sleep(1)
     raise AssertionError(f"commit stuck at {committed}, records at {first_good} and {bad}")
+
+
+async def test_a_source_with_an_interval_closes_its_window_without_waiting(
+    worker: TokaConfig,
+) -> None:
+    """The agent's promise (next collection in `interval` s) closes the window at once:
+    neither the wall clock, nor a later record, nor the idle timeout is needed."""
+    host = f"h-{new_id()[:6]}"
+    bs = worker.kafka.bootstrap_servers
+    ts = _window_start(time.time()) + 20 * WINDOW + 0.1  # its window ends 40 s from now
+    record = MetricBatch(id=new_id(), host=host, source="system", ts=ts, interval=5.0,
+                         samples=[Sample(name="system_cpu_percent", value=91)])  # fmt: skip
+    sent = time.time()
+    await publish(bs, worker.kafka.topic("metrics"), [(host.encode(), encode(record))],
+                  partition=4)  # fmt: skip
+    alerts = await collect(bs, worker.kafka.topic("alerts"),
+                           lambda a: any(x.labels.get("host") == host for x in a),
+                           timeout=30, decode=lambda b: decode(b, Alert))  # fmt: skip
+    waited = time.time() - sent
+    assert waited < 2.5, f"{waited:.1f} s: closed by the idle timeout, not the promise"
+    (alert,) = [a for a in alerts if a.labels.get("host") == host]
+    assert (alert.status, alert.labels["severity"]) == ("firing", "critical")
