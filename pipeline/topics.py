@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from schemas.config import TokaConfig
 
-__all__ = ["TOPIC_KINDS", "ensure_topics"]
+__all__ = ["INTERNAL_TOPIC_KINDS", "TOPIC_KINDS", "ensure_topics"]
 
 TOPIC_KINDS = (
     "metrics", "spans", "benchmarks", "aggregates", "alerts",
     "regressions", "anomalies", "capacity", "deadletter",
+)  # fmt: skip
+
+#: Internal topics of the analytics stages: records re-keyed so that what must meet (a
+#: disk's used and total bytes, a process and its host) lands on one partition.
+INTERNAL_TOPIC_KINDS = (
+    "baseline-commands", "regressions-by-subject", "capacity-by-resource", "anomalies-by-host",
 )  # fmt: skip
 
 
@@ -25,7 +31,8 @@ async def ensure_topics(cfg: TokaConfig, replication_factor: int = 1) -> list[st
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [cfg.kafka.topic(k) for k in TOPIC_KINDS if cfg.kafka.topic(k) not in existing]
+        kinds = TOPIC_KINDS + INTERNAL_TOPIC_KINDS
+        missing = [cfg.kafka.topic(k) for k in kinds if cfg.kafka.topic(k) not in existing]
         if missing:
             await admin.create_topics(
                 [NewTopic(t, cfg.pipeline.partitions, replication_factor) for t in missing]

@@ -1,0 +1,34 @@
+"""ensure_topics creates every topic a stage reads, with the configured partitions."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer
+
+from pipeline.anomalies import stage as anomalies_stage
+from pipeline.broker import EmbeddedBroker
+from pipeline.capacity import stage as capacity_stage
+from pipeline.regressions import stage as regressions_stage
+from pipeline.topics import INTERNAL_TOPIC_KINDS, TOPIC_KINDS, ensure_topics
+from schemas.config import TokaConfig
+
+
+def test_internal_topics_cover_every_stage() -> None:
+    declared = {*anomalies_stage.TOPIC_KINDS, *capacity_stage.TOPIC_KINDS,
+                *regressions_stage.TOPIC_KINDS}  # fmt: skip
+    assert declared == set(INTERNAL_TOPIC_KINDS)
+
+
+async def test_ensure_topics_creates_all_once(broker: EmbeddedBroker, topic_prefix: str) -> None:
+    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": topic_prefix},
+                     pipeline={"partitions": 3})  # fmt: skip
+    created = await ensure_topics(cfg)
+    assert sorted(created) == sorted(cfg.kafka.topic(k) for k in TOPIC_KINDS + INTERNAL_TOPIC_KINDS)
+    assert await ensure_topics(cfg) == []
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        for name in created:
+            assert consumer.partitions_for_topic(name) == {0, 1, 2}, name
+    finally:
+        await consumer.stop()
