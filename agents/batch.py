@@ -17,6 +17,7 @@ def metric_batch(
     samples: list[Sample],
     ts: float,
     resource: dict[str, str],
+    *,
     interval: float | None = None,
 ) -> MetricBatch:
     """``interval``: the source's collection interval (the pipeline's completeness promise)."""

@@ -26,7 +26,8 @@ def format_window(aggs: Iterable[WindowAggregate]) -> str:
     aggs = list(aggs)
     first = aggs[0]
     by_name = {a.name: a for a in aggs if not a.labels}
-    parts = [f"[{_clock(first.window_end)}] {first.host} {first.window_end - first.window_start:g}s"]
+    size = first.window_end - first.window_start
+    parts = [f"[{_clock(first.window_end)}] {first.host} {size:g}s"]
     for name, label, fmt in _HEADLINE:
         if name in by_name:
             a = by_name[name]

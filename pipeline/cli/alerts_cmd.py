@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 from pipeline.cli.common import config_from_args
@@ -25,10 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_tail(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_tail(cfg, args))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

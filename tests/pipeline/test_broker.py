@@ -43,7 +43,7 @@ def test_port_in_use_gives_one_clear_error() -> None:
             EmbeddedBroker(port=port).start()
         res = subprocess.run(
             [sys.executable, "-m", "pipeline.cli.main", "broker", "--port", str(port)],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [

@@ -40,7 +40,8 @@ class Console:
             self.lines.append(line)
             if all(w in line for w in words):
                 return line
-        raise AssertionError(f"no line with {words} in {timeout}s; got:\n" + "\n".join(self.lines[-40:]))
+        got = "\n".join(self.lines[-40:])
+        raise AssertionError(f"no line with {words} in {timeout}s; got:\n{got}")
 
 
 def test_toka_up_shows_windows_and_alerts_and_stops_cleanly(tmp_path: Path) -> None:

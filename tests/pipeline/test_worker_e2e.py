@@ -23,7 +23,9 @@ WINDOW = 2.0
 
 
 @pytest.fixture(scope="module")
-def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokaConfig]:
+def worker(
+    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TokaConfig]:
     prefix = f"w{new_id()[:6]}."
     env = {
         "TOKA_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap,
@@ -38,8 +40,10 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     tmp = tmp_path_factory.mktemp("worker")
     env["TOKA_PIPELINE__DATA_DIR"] = str(tmp / "data")
-    cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
-                     pipeline={"partitions": 6, "app_id": env["TOKA_PIPELINE__APP_ID"]})  # fmt: skip
+    cfg = TokaConfig(
+        kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
+        pipeline={"partitions": 6, "app_id": env["TOKA_PIPELINE__APP_ID"]},
+    )
     asyncio.run(ensure_topics(cfg))
     proc = toka_process(["worker", "--loglevel", "info"], env, tmp / "worker.log")
     try:

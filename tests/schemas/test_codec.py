@@ -7,8 +7,18 @@ import orjson
 import pytest
 
 from schemas import (
-    ZERO_TIME, Alert, DeadLetter, DecodeError, MetricBatch, Sample, Span, SpanBatch,
-    WindowAggregate, decode, encode, new_id,
+    ZERO_TIME,
+    Alert,
+    DeadLetter,
+    DecodeError,
+    MetricBatch,
+    Sample,
+    Span,
+    SpanBatch,
+    WindowAggregate,
+    decode,
+    encode,
+    new_id,
 )  # fmt: skip
 from schemas.jsonschema_files import load
 

@@ -48,7 +48,9 @@ def test_shipped_file_documents_every_key() -> None:
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "c.yaml"
-    f.write_text("monitoring:\n  interval_seconds: 3\n  thresholds:\n    cpu_critical_percent: 80\n")
+    f.write_text(
+        "monitoring:\n  interval_seconds: 3\n  thresholds:\n    cpu_critical_percent: 80\n"
+    )
     monkeypatch.setenv("TOKA_MONITORING__THRESHOLDS__CPU_CRITICAL_PERCENT", "95")
     monkeypatch.setenv("TOKA_KAFKA__BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
     cfg = load_config(f)
@@ -97,8 +99,9 @@ def test_secrets_are_masked_when_printed() -> None:
 
 def _toka(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", *args], capture_output=True, text=True
-    )
+        [sys.executable, "-m", "pipeline.cli.main", *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
 
 
 def test_config_check_command(tmp_path: Path) -> None:
