@@ -58,14 +58,17 @@ class WindowLines:
     have passed since its last aggregate (aggregates of one window arrive together).
     """
 
-    def __init__(self, host: str | None, settle: float = 1.0) -> None:
+    def __init__(self, host: str | None, size: float | None = None, settle: float = 1.0) -> None:
         self.host = host
+        self.size = size  # only windows of this length (None: all)
         self.settle = settle
         self._open: dict[tuple[str, float, float], list[WindowAggregate]] = {}
         self._touched: dict[tuple[str, float, float], float] = {}
 
     def add(self, agg: WindowAggregate, now: float) -> None:
         if self.host is not None and agg.host != self.host:
+            return
+        if self.size is not None and abs(agg.window_end - agg.window_start - self.size) > 1e-6:
             return
         key = (agg.host, agg.window_start, agg.window_end)
         self._open.setdefault(key, []).append(agg)

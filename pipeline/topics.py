@@ -31,8 +31,10 @@ async def ensure_topics(cfg: TokaConfig, replication_factor: int = 1) -> list[st
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        kinds = TOPIC_KINDS + INTERNAL_TOPIC_KINDS
-        missing = [cfg.kafka.topic(k) for k in kinds if cfg.kafka.topic(k) not in existing]
+        names = [cfg.kafka.topic(k) for k in TOPIC_KINDS + INTERNAL_TOPIC_KINDS]
+        if cfg.pipeline.otlp_spans_topic:  # the Collector's topic, read as is (no prefix)
+            names.append(cfg.pipeline.otlp_spans_topic)
+        missing = [name for name in names if name not in existing]
         if missing:
             await admin.create_topics(
                 [NewTopic(t, cfg.pipeline.partitions, replication_factor) for t in missing]

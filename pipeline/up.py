@@ -76,7 +76,7 @@ async def _console(cfg: TokaConfig, children: dict[str, subprocess.Popen], start
         **cfg.kafka.client_options(),
     )  # fmt: skip
     await consumer.start()
-    lines = WindowLines(cfg.agent.host)
+    lines = WindowLines(cfg.agent.host, size=min(cfg.pipeline.window_seconds))
     ready = False
     try:
         while not stop.is_set():

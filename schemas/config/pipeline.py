@@ -15,7 +15,7 @@ __all__ = ["PipelineConfig"]
 class PipelineConfig(Block):
     app_id: str = "toka-pipeline"
     window_seconds: list[Annotated[float, Field(gt=0)]] = Field(
-        default_factory=lambda: [10.0], min_length=1
+        default_factory=lambda: [10.0, 60.0], min_length=1
     )
     grace_seconds: float = Field(5.0, ge=0)
     idle_close_seconds: float = Field(15.0, gt=0)

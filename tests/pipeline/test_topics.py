@@ -19,10 +19,12 @@ def test_internal_topics_cover_every_stage() -> None:
 
 
 async def test_ensure_topics_creates_all_once(broker: EmbeddedBroker, topic_prefix: str) -> None:
+    otlp = f"{topic_prefix}otlp_spans"
     cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": topic_prefix},
-                     pipeline={"partitions": 3})  # fmt: skip
+                     pipeline={"partitions": 3, "otlp_spans_topic": otlp})  # fmt: skip
     created = await ensure_topics(cfg)
-    assert sorted(created) == sorted(cfg.kafka.topic(k) for k in TOPIC_KINDS + INTERNAL_TOPIC_KINDS)
+    kinds = TOPIC_KINDS + INTERNAL_TOPIC_KINDS
+    assert sorted(created) == sorted([*(cfg.kafka.topic(k) for k in kinds), otlp])
     assert await ensure_topics(cfg) == []
     consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
     await consumer.start()

@@ -37,12 +37,14 @@ def worker(
         "TOKA_PIPELINE__WEB_PORT": str(free_port()),
         "TOKA_PIPELINE__SESSION_TIMEOUT_SECONDS": "6",
         "TOKA_PIPELINE__PARTITIONS": "6",
+        "TOKA_PIPELINE__OTLP_SPANS_TOPIC": f"{prefix}otlp_spans",
     }
     tmp = tmp_path_factory.mktemp("worker")
     env["TOKA_PIPELINE__DATA_DIR"] = str(tmp / "data")
     cfg = TokaConfig(
         kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
-        pipeline={"partitions": 6, "app_id": env["TOKA_PIPELINE__APP_ID"]},
+        pipeline={"partitions": 6, "app_id": env["TOKA_PIPELINE__APP_ID"],
+                  "otlp_spans_topic": env["TOKA_PIPELINE__OTLP_SPANS_TOPIC"]},
     )
     asyncio.run(ensure_topics(cfg))
     proc = toka_process(["worker", "--loglevel", "info"], env, tmp / "worker.log")

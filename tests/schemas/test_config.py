@@ -18,7 +18,7 @@ def test_no_file_gives_the_documented_defaults() -> None:
     assert (t.cpu_warning_percent, t.cpu_critical_percent) == (70, 85)
     assert (t.memory_warning_percent, t.memory_critical_percent) == (75, 90)
     assert cfg.kafka.topic("alerts") == "toka.alerts"
-    assert cfg.pipeline.window_seconds == [10.0]
+    assert cfg.pipeline.window_seconds == [10.0, 60.0]
 
 
 def test_shipped_file_matches_the_defaults() -> None:
