@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     # collector's share of CPU (about 14% less CPU in bench/pipeline).
     gc.set_threshold(50_000, 50, 100)
     # Worker installs its own SIGINT/SIGTERM handlers and stops the app cleanly.
-    Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel=args.loglevel, quiet=True)
+    worker.spinner = None  # its cursor escapes would land in logs and `toka up`'s console
+    worker.execute_from_commandline()
     return 0
 
 
