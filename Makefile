@@ -34,8 +34,14 @@ peers:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PEERS) >/dev/null; \
 	fi
 
+# Every benchmark prints a table and writes JSON to bench/results/ (about 25 minutes).
 bench: $(STAMP) peers
-	@for b in bench/*/run.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/agent/run.py
+	$(BIN)/python bench/pipeline/run.py
+	$(BIN)/python bench/alert_latency/run.py
+	$(BIN)/python -m bench.regressions.accuracy
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.accuracy
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.refit_cost
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q ruff mypy
