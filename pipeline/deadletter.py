@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import time
+from typing import Any
 
+from schemas.codec import encode
 from schemas.records import DeadLetter, new_id
 
-__all__ = ["dead_letter"]
+__all__ = ["dead_letter", "send_dead_letter"]
 
 
 def dead_letter(
@@ -33,3 +35,15 @@ def dead_letter(
         offset=offset,
         key_b64=base64.b64encode(key).decode() if key is not None else None,
     )
+
+
+async def send_dead_letter(
+    topic: Any, reason: str, error: str, original: bytes, msg: Any
+) -> None:
+    """Send ``original``, read as Kafka message ``msg``, to the dead-letter ``topic``
+    (a Faust topic), keyed by the topic it came from."""
+    record = dead_letter(
+        reason, error, msg.topic, original,
+        key=msg.key, partition=msg.partition, offset=msg.offset,
+    )  # fmt: skip
+    await topic.send(key=msg.topic.encode(), value=encode(record))

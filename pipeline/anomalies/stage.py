@@ -16,7 +16,7 @@ import faust
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.deadletter import dead_letter
+from pipeline.deadletter import send_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.tables import PartitionView, partitioned_table
 from schemas import WindowAggregate, decode, encode
@@ -107,11 +107,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     agg = decode(raw, WindowAggregate)
                 except DecodeError as exc:
                     guard.count("decode")
-                    record = dead_letter(
-                        exc.reason, str(exc), msg.topic, raw,
-                        key=msg.key, partition=msg.partition, offset=msg.offset,
-                    )  # fmt: skip
-                    await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
+                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
                     continue
                 states = PartitionView(table, msg.partition)
                 if agg.name in host_series:

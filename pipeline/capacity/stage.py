@@ -26,7 +26,7 @@ from pipeline.capacity.history import (
     meta_key,
     resource_key,
 )
-from pipeline.deadletter import dead_letter
+from pipeline.deadletter import send_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.tables import PartitionView, partitioned_table
 from schemas import WindowAggregate, decode, encode
@@ -88,11 +88,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     agg = decode(raw, WindowAggregate)
                 except DecodeError as exc:
                     guard.count("decode")
-                    record = dead_letter(
-                        exc.reason, str(exc), msg.topic, raw,
-                        key=msg.key, partition=msg.partition, offset=msg.offset,
-                    )  # fmt: skip
-                    await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
+                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
                     continue
                 if agg.name not in used_names and agg.name not in total_of:
                     continue

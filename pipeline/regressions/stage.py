@@ -10,13 +10,12 @@ where they arrive. Detector state lives in a changelogged table keyed by partiti
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import faust
 import msgspec
 
-from pipeline.deadletter import dead_letter
+from pipeline.deadletter import send_dead_letter
 from pipeline.regressions.detector import DetectorState, apply_command, observe_seasonal
 from pipeline.regressions.runs import RunBaseline, RunParams, judge_run
 from pipeline.regressions.subjects import (
@@ -134,7 +133,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     record = decode(raw)
                 except DecodeError as exc:
                     guard.count("decode")
-                    await _dead(topics, exc.reason, str(exc), raw, msg)
+                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
                     continue
                 states = PartitionView(table, msg.partition)
                 out = None
@@ -153,21 +152,13 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 else:
                     guard.count("unexpected_schema")
                     err = f"{type(record).__name__} is not an input of the regression stage"
-                    await _dead(topics, "unknown_schema", err, raw, msg)
+                    await send_dead_letter(topics.deadletter, "unknown_schema", err, raw, msg)
                     continue
                 if out is not None:
                     guard.count("regressions")
                     await emit(out)
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
-
-
-async def _dead(topics: Any, reason: str, error: str, raw: bytes, msg: Any) -> None:
-    record = dead_letter(
-        reason, error, msg.topic, raw, key=msg.key, partition=msg.partition, offset=msg.offset,
-        now=time.time(),
-    )  # fmt: skip
-    await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
 
 
 def decode_state(value: bytes) -> dict[str, Any]:

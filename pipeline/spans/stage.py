@@ -19,7 +19,7 @@ from typing import Any
 import faust
 
 from pipeline.alerts.stage import alert_stage
-from pipeline.deadletter import dead_letter
+from pipeline.deadletter import send_dead_letter
 from pipeline.spans.core import SpanWindows
 from pipeline.spans.otlp import decode_otlp_spans
 from pipeline.stage_errors import ProcessingGuard
@@ -65,13 +65,6 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         if aggregates and key[1] in alerting.assigned_partitions():
             await alerting.evaluate(key[1], aggregates, time.time())
 
-    async def to_dead_letter(reason: str, error: str, original: bytes, msg: Any) -> None:
-        record = dead_letter(
-            reason, error, msg.topic, original,
-            key=msg.key, partition=msg.partition, offset=msg.offset,
-        )  # fmt: skip
-        await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
-
     async def fold(batches: list[SpanBatch], event: Any) -> None:
         msg = event.message
         now = time.time()
@@ -87,7 +80,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     id=new_id(), host=batch.host, spans=late, resource=batch.resource
                 )
                 err = f"{len(late)} span(s) older than the grace period of record {batch.id}"
-                await to_dead_letter("late", err, encode(late_batch), msg)
+                await send_dead_letter(topics.deadletter, "late", err, encode(late_batch), msg)
         held[key].hold(newest, now, event)
         await emit(key, sw.close_due(now))
         await release(key, now)
@@ -102,8 +95,13 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     batches = parse(raw)
                 except DecodeError as exc:
                     guard.count("decode")
-                    await to_dead_letter(exc.reason, str(exc), raw, msg)
-                    await manual.ack(event)
+                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
+                    # Acks in offset order (see windows/stage.py): held behind the others.
+                    key = (msg.topic, msg.partition)
+                    windows_for(*key)
+                    now = time.time()
+                    held[key].hold(float("-inf"), now, event)
+                    await release(key, now)
                     continue
                 await fold(batches, event)
 

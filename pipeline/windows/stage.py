@@ -17,7 +17,7 @@ from typing import Any
 import faust
 
 from pipeline.alerts.stage import alert_stage
-from pipeline.deadletter import dead_letter
+from pipeline.deadletter import send_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.windows.completeness import Completeness
 from pipeline.windows.core import WindowStore
@@ -74,13 +74,6 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         for event in held[partition].release(closed_through, now):
             await streams[0].ack(event)
 
-    async def to_dead_letter(reason: str, error: str, original: bytes, msg: Any) -> None:
-        record = dead_letter(
-            reason, error, msg.topic, original,
-            key=msg.key, partition=msg.partition, offset=msg.offset,
-        )  # fmt: skip
-        await topics.deadletter.send(key=msg.topic.encode(), value=encode(record))
-
     @app.agent(topics.metrics, name="toka-windows")
     async def windows(stream: faust.StreamT) -> None:
         manual = stream.noack()
@@ -96,7 +89,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     batch = decode(raw, MetricBatch)
                 except DecodeError as exc:
                     guard.count("decode")
-                    await to_dead_letter(exc.reason, str(exc), raw, msg)
+                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
                     # Acks go in offset order: Faust may commit past a held record when a
                     # later one is acked first. This one is done as soon as those are.
                     held[partition].hold(float("-inf"), now, event)
@@ -113,7 +106,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                         samples=late, resource=batch.resource,
                     )  # fmt: skip
                     err = f"{len(late)} sample(s) older than the grace period of record {batch.id}"
-                    await to_dead_letter("late", err, encode(late_batch), msg)
+                    await send_dead_letter(topics.deadletter, "late", err, encode(late_batch), msg)
                 await emit(partition, store.close_due(now, complete_until(partition, now)), now)
                 await release(partition, now)
 
