@@ -193,7 +193,9 @@ def _result(args, feeder: str, profiles: list[Profile], trials: list[dict], tmp:
     for name, p in paths.items():
         if name != "prometheus":
             p["prometheus_over_toka"] = prom / p["median_s"]
-    best = paths["toka streaming"]["prometheus_over_toka"]
+    for name in ("toka streaming", "toka defaults"):
+        if name in paths:
+            paths[name]["pass"] = paths[name]["prometheus_over_toka"] >= TARGET_RATIO
     return {
         "benchmark": "alert_latency",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -211,7 +213,8 @@ def _result(args, feeder: str, profiles: list[Profile], trials: list[dict], tmp:
         },
         "paths": paths,
         "target": {"prometheus_over_toka": TARGET_RATIO},
-        "pass": best >= TARGET_RATIO,
+        # What users get is the shipped configuration: it has to meet the target.
+        "pass": paths.get("toka defaults", {}).get("pass", False),
         "logs": str(tmp),
     }
 
@@ -235,10 +238,12 @@ def _table(r: dict) -> None:
         lats = " ".join(f"{v:.1f}" for v in x["latencies_s"])
         ratio = f"{x['prometheus_over_toka']:.1f}x" if "prometheus_over_toka" in x else ""
         print(f"{label:48} {lats:>30} {x['median_s']:>7.2f} {ratio:>9}")
-    print(
-        f"target: toka (streaming) >= {r['target']['prometheus_over_toka']:g}x sooner: "
-        f"{'PASS' if r['pass'] else 'FAIL'}"
-    )
+    for name, x in r["paths"].items():
+        if "pass" in x:
+            print(
+                f"target: {name} >= {r['target']['prometheus_over_toka']:g}x sooner: "
+                f"{'PASS' if x['pass'] else 'FAIL'}"
+            )
 
 
 if __name__ == "__main__":
