@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 __all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources", "spool_path"]
 
 log = logging.getLogger("toka.agent")
+
+
+def aligned_delay(now: float, interval: float) -> float:
+    """Seconds until the next collection slot: ``lead`` before a multiple of ``interval``."""
+    lead = min(0.5, interval * 0.05)
+    slot = (math.floor((now + lead) / interval) + 1) * interval - lead
+    return slot - now
 
 
 def source_interval(cfg: TokaConfig, block: Any) -> float:
@@ -208,6 +216,9 @@ class AgentRuntime:
         return capped.samples
 
     async def _loop(self, source: Source) -> None:
+        if self.cfg.agent.align_collections:
+            await self._aligned_loop(source)
+            return
         # Fixed-rate schedule on the monotonic clock: a slow collection does not drift it.
         next_at = time.monotonic()
         while True:
@@ -217,6 +228,16 @@ class AgentRuntime:
             if next_at < now:  # fell behind (suspend, overload): skip, do not burst
                 next_at = now + source.interval
             await asyncio.sleep(next_at - now)
+
+    async def _aligned_loop(self, source: Source) -> None:
+        # Collect just before each multiple of the interval on the wall clock (after a first
+        # collection at once). A sample stamped at the end of its window, with the promise of
+        # the next one an interval later, lets the pipeline close that window the moment the
+        # record arrives; every source of the host keeps the same phase, so none holds the
+        # others' windows open.
+        while True:
+            await self.collect(source)
+            await asyncio.sleep(aligned_delay(time.time(), source.interval))
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -130,6 +130,9 @@ class AgentConfig(Block):
     host: str = Field(default_factory=socket.gethostname, min_length=1)
     # The interval of every source that does not set its own (when set here).
     interval_seconds: float = Field(default=10.0, gt=0)
+    # Collect just before each multiple of the interval (wall clock), so windows close as
+    # soon as the collection arrives (see README); false: a free-running schedule.
+    align_collections: bool = True
     env: str = "default"
     sources: AgentSources = AgentSources()
     publisher: PublisherConfig = PublisherConfig()
