@@ -31,9 +31,8 @@ async def ensure_topics(cfg: TokaConfig, replication_factor: int = 1) -> list[st
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        # Not the Collector's otlp_spans topic: its producers own it (and its partitions).
         names = [cfg.kafka.topic(k) for k in TOPIC_KINDS + INTERNAL_TOPIC_KINDS]
-        if cfg.pipeline.otlp_spans_topic:  # the Collector's topic, read as is (no prefix)
-            names.append(cfg.pipeline.otlp_spans_topic)
         missing = [name for name in names if name not in existing]
         if missing:
             await admin.create_topics(

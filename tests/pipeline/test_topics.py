@@ -19,12 +19,11 @@ def test_internal_topics_cover_every_stage() -> None:
 
 
 async def test_ensure_topics_creates_all_once(broker: EmbeddedBroker, topic_prefix: str) -> None:
-    otlp = f"{topic_prefix}otlp_spans"
     cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": topic_prefix},
-                     pipeline={"partitions": 3, "otlp_spans_topic": otlp})  # fmt: skip
+                     pipeline={"partitions": 3})  # fmt: skip
     created = await ensure_topics(cfg)
     kinds = TOPIC_KINDS + INTERNAL_TOPIC_KINDS
-    assert sorted(created) == sorted([*(cfg.kafka.topic(k) for k in kinds), otlp])
+    assert sorted(created) == sorted(cfg.kafka.topic(k) for k in kinds)
     assert await ensure_topics(cfg) == []
     consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
     await consumer.start()
