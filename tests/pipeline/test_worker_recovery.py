@@ -35,6 +35,8 @@ async def test_sigkilled_worker_neither_refires_nor_forgets(
         "TOKA_PIPELINE__IDLE_CLOSE_SECONDS": "30",
         "TOKA_PIPELINE__SESSION_TIMEOUT_SECONDS": "6",
         "TOKA_PIPELINE__DATA_DIR": str(tmp_path / "data"),
+        # A topic of its own: the Collector's default one is shared by the whole session.
+        "TOKA_PIPELINE__OTLP_SPANS_TOPIC": f"{prefix}otlp_spans",
     }
     cfg = TokaConfig(kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix})
     await ensure_topics(cfg)
