@@ -15,7 +15,7 @@ from faust import Sensor
 from faust.types import PendingMessage
 from faust.types.transports import ProducerT
 
-__all__ = ["OutputSensor"]
+__all__ = ["OutputSensor", "count_direct_sends"]
 
 
 class OutputSensor(Sensor):
@@ -52,6 +52,14 @@ class OutputSensor(Sensor):
     def on_rebalance_start(self, app: Any) -> dict:
         self.rebalances += 1
         return {}
+
+
+def count_direct_sends(app: Any, topic: str, n: int) -> None:
+    """Count records a stage produced straight through the transport producer (which, for
+    speed, skips Faust's topic layer and so its sensors)."""
+    for sensor in app.sensors:
+        if isinstance(sensor, OutputSensor):
+            sensor.sent[topic] += n
 
 
 def _fields(value: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import faust
 from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import send_dead_letter
 from pipeline.stage_errors import ProcessingGuard
+from pipeline.web.sensor import count_direct_sends
 from pipeline.windows.completeness import Completeness
 from pipeline.windows.core import WindowStore
 from pipeline.windows.holdback import Holdback
@@ -48,6 +49,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     complete: dict[int, Completeness] = {}
     guard = ProcessingGuard("windows")
     metrics_topic = cfg.kafka.topic("metrics")
+    aggregates_topic = cfg.kafka.topic("aggregates")
     span = max(pc.window_seconds)
     idle_after = span + pc.grace_seconds + pc.idle_close_seconds + 2.0
     streams: list[faust.StreamT] = []
@@ -60,8 +62,13 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         return stores[partition]
 
     async def emit(partition: int, aggregates: list[WindowAggregate], now: float) -> None:
+        # The transport producer, not Faust's topic layer: half the CPU per aggregate
+        # (bench/pipeline, 10 samples per aggregate: 38k -> 81k samples/s).
+        send, name = app.producer.send, aggregates_topic
         for agg in aggregates:
-            await topics.aggregates.send(key=agg.series.encode(), value=encode(agg))
+            await send(name, agg.series.encode(), encode(agg), None, None, None)
+        if aggregates:
+            count_direct_sends(app, name, len(aggregates))
         await alerting.evaluate(partition, aggregates, now)
 
     def complete_until(partition: int, now: float) -> float:
