@@ -133,6 +133,10 @@ async def test_prometheus_holds_what_the_worker_counted(
             40, "the worker to consume 8 records and fire the alert",
         )  # fmt: skip
 
+        # Aggregates go out through the transport producer; they are counted all the same.
+        sent = worker_metric("toka_worker_records_sent_total")
+        assert sent.get((("topic", f"{prefix}aggregates"),), 0) >= 3, sent
+
         prom = prometheus({"toka-worker": web, "toka-agent": agent_web})
         expected = {
             f'toka_worker_records_consumed_total{{topic="{prefix}metrics"}}': 8,
