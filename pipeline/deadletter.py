@@ -6,10 +6,12 @@ import base64
 import time
 from typing import Any
 
-from schemas.codec import encode
+from pipeline.stage_errors import ProcessingGuard
+from schemas.codec import decode, encode
+from schemas.errors import DecodeError
 from schemas.records import DeadLetter, new_id
 
-__all__ = ["dead_letter", "send_dead_letter"]
+__all__ = ["dead_letter", "decode_or_dead_letter", "send_dead_letter"]
 
 
 def dead_letter(
@@ -47,3 +49,15 @@ async def send_dead_letter(
         key=msg.key, partition=msg.partition, offset=msg.offset,
     )  # fmt: skip
     await topic.send(key=msg.topic.encode(), value=encode(record))
+
+
+async def decode_or_dead_letter(
+    raw: bytes, msg: Any, topic: Any, guard: ProcessingGuard, expect: Any = None
+) -> Any:
+    """The record in ``raw``, or None once it went to the dead-letter ``topic`` (counted)."""
+    try:
+        return decode(raw, expect)
+    except DecodeError as exc:
+        guard.count("decode")
+        await send_dead_letter(topic, exc.reason, str(exc), raw, msg)
+        return None

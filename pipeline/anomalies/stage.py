@@ -16,12 +16,11 @@ import faust
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.deadletter import send_dead_letter
+from pipeline.deadletter import decode_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.tables import PartitionView, partitioned_table
-from schemas import WindowAggregate, decode, encode
+from schemas import WindowAggregate, encode
 from schemas.config import TokaConfig
-from schemas.errors import DecodeError
 
 __all__ = ["TOPIC_KINDS", "host_topic", "install"]
 
@@ -103,11 +102,10 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             msg = event.message
             raw: bytes = event.value
             with guard.record():
-                try:
-                    agg = decode(raw, WindowAggregate)
-                except DecodeError as exc:
-                    guard.count("decode")
-                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
+                agg = await decode_or_dead_letter(
+                    raw, msg, topics.deadletter, guard, WindowAggregate
+                )
+                if agg is None:
                     continue
                 states = PartitionView(table, msg.partition)
                 if agg.name in host_series:

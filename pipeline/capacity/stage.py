@@ -26,13 +26,12 @@ from pipeline.capacity.history import (
     meta_key,
     resource_key,
 )
-from pipeline.deadletter import send_dead_letter
+from pipeline.deadletter import decode_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.tables import PartitionView, partitioned_table
-from schemas import WindowAggregate, decode, encode
+from schemas import WindowAggregate, encode
 from schemas.analytics import CapacityForecast
 from schemas.config import TokaConfig
-from schemas.errors import DecodeError
 
 __all__ = ["TOPIC_KINDS", "install", "resource_topic"]
 
@@ -84,11 +83,10 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             msg = event.message
             raw: bytes = event.value
             with guard.record():
-                try:
-                    agg = decode(raw, WindowAggregate)
-                except DecodeError as exc:
-                    guard.count("decode")
-                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
+                agg = await decode_or_dead_letter(
+                    raw, msg, topics.deadletter, guard, WindowAggregate
+                )
+                if agg is None:
                     continue
                 if agg.name not in used_names and agg.name not in total_of:
                     continue

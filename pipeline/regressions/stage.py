@@ -15,7 +15,7 @@ from typing import Any
 import faust
 import msgspec
 
-from pipeline.deadletter import send_dead_letter
+from pipeline.deadletter import decode_or_dead_letter, send_dead_letter
 from pipeline.regressions.detector import DetectorState, apply_command, observe_seasonal
 from pipeline.regressions.runs import RunBaseline, RunParams, judge_run
 from pipeline.regressions.subjects import (
@@ -27,10 +27,9 @@ from pipeline.regressions.subjects import (
 )
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.tables import PartitionView, partitioned_table
-from schemas import WindowAggregate, decode, encode
+from schemas import WindowAggregate, encode
 from schemas.analytics import BaselineCommand, BenchmarkResult
 from schemas.config import TokaConfig
-from schemas.errors import DecodeError
 
 __all__ = ["STATE_TABLE", "TOPIC_KINDS", "command_topic", "install", "subject_topic"]
 
@@ -129,11 +128,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             msg = event.message
             raw: bytes = event.value
             with guard.record():
-                try:
-                    record = decode(raw)
-                except DecodeError as exc:
-                    guard.count("decode")
-                    await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
+                record = await decode_or_dead_letter(raw, msg, topics.deadletter, guard)
+                if record is None:
                     continue
                 states = PartitionView(table, msg.partition)
                 out = None
