@@ -22,6 +22,7 @@ from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, Cardin
 from pipeline.windows.layouts import Layout, PendingBlocks, layout_of
 from pipeline.windows.series import Series, series_id
 from pipeline.windows.sketch import DEFAULT_ALPHA
+from pipeline.windows.snapshot import restore_store, snapshot_store
 from pipeline.windows.spec import specs_for
 from schemas.records import MetricBatch, Sample, WindowAggregate
 
@@ -391,43 +392,14 @@ class WindowStore:
         self.caps.release(ser.name, ser.overflow)
         self.stats["expired"] += 1
 
-    # -- state --
+    # -- state (snapshot.py) --
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able state: settings, watermark, and every series with its panes."""
-        self._blocks.materialize(self.alpha)
-        return {
-            "v": 1,
-            "settings": self.settings(),
-            "watermark": self.watermark if self.watermark != float("-inf") else None,
-            "emitted": self._emitted,
-            "series": [ser.to_dict() for ser in self._by_sid.values()],
-            "stats": dict(self.stats),
-        }
+        return snapshot_store(self)
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], **overrides: Any) -> WindowStore:
-        if data.get("v") != 1:
-            raise ValueError(f"unknown WindowStore snapshot version {data.get('v')!r}")
-        store = cls(**{**data["settings"], **overrides})
-        wm = data["watermark"]
-        store.watermark = float("-inf") if wm is None else wm
-        if len(data["emitted"]) == len(store.specs):
-            store._emitted = list(data["emitted"])
-        store.stats.update(data.get("stats", {}))
-        for d in data["series"]:
-            ser = Series.from_dict(d)
-            store._by_sid[ser.sid] = ser
-            if ser.overflow:
-                store.caps.admit_overflow()
-            else:
-                store.caps.by_metric[ser.name] = store.caps.by_metric.get(ser.name, 0) + 1
-                store.caps.series += 1
-                key = (ser.name, ser.labels)
-                store._hosts.setdefault(ser.host, {})[key] = ser
-                ser.keys.append(key)
-            for p in ser.panes:
-                store._by_pane.setdefault(p, set()).add(ser)
-        return store
+        return restore_store(cls, data, **overrides)
 
 
 _KINDS = frozenset(("gauge", "counter", "histogram"))
