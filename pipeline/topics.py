@@ -16,9 +16,11 @@ TOPIC_KINDS = (
     "regressions", "anomalies", "capacity", "deadletter",
 )  # fmt: skip
 
-#: Internal topics of the analytics stages: records re-keyed so that what must meet (a
-#: disk's used and total bytes, a process and its host) lands on one partition.
+#: Internal topics. ``aggregate-batches``: each close of the windows and spans stages as
+#: one AggregateBatch, what the analytics stages read. The rest belong to analytics stages
+#: (their TOPIC_KINDS).
 INTERNAL_TOPIC_KINDS = (
+    "aggregate-batches",
     "baseline-commands", "regressions-by-subject", "capacity-by-resource", "anomalies-by-host",
 )  # fmt: skip
 

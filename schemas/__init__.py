@@ -4,6 +4,7 @@ from schemas.codec import RECORD_TYPES, decode, encode, schema_name
 from schemas.errors import ConfigError, DecodeError, TokaError
 from schemas.records import (
     ZERO_TIME,
+    AggregateBatch,
     Alert,
     DeadLetter,
     MetricBatch,
@@ -17,6 +18,7 @@ from schemas.records import (
 __all__ = [
     "RECORD_TYPES",
     "ZERO_TIME",
+    "AggregateBatch",
     "Alert",
     "ConfigError",
     "DeadLetter",

@@ -16,7 +16,14 @@ from schemas.analytics import (
     Regression,
 )
 from schemas.errors import DecodeError
-from schemas.records import Alert, DeadLetter, MetricBatch, SpanBatch, WindowAggregate
+from schemas.records import (
+    AggregateBatch,
+    Alert,
+    DeadLetter,
+    MetricBatch,
+    SpanBatch,
+    WindowAggregate,
+)
 
 __all__ = ["RECORD_TYPES", "decode", "encode", "schema_name"]
 
@@ -42,7 +49,7 @@ def schema_name(record_type: type[msgspec.Struct]) -> str:
     return tag
 
 
-for _t in (MetricBatch, SpanBatch, WindowAggregate, Alert, DeadLetter):
+for _t in (MetricBatch, SpanBatch, WindowAggregate, AggregateBatch, Alert, DeadLetter):
     register(_t)
 
 for _a in (Regression, Anomaly, CapacityForecast, BenchmarkResult, BaselineCommand):

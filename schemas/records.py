@@ -12,6 +12,7 @@ import msgspec
 
 __all__ = [
     "ZERO_TIME",
+    "AggregateBatch",
     "Alert",
     "DeadLetter",
     "MetricBatch",
@@ -120,6 +121,19 @@ class WindowAggregate(_Record, tag_field="schema", tag="toka.window_aggregate.v1
     #: ``alpha``, buckets ``pos``/``neg`` as [[key...], [count...]] of gamma^key, and
     #: ``zero``; sketches merge exactly by adding counts per key.
     sketch: dict[str, Any] | None = None
+
+
+class AggregateBatch(_Record, tag_field="schema", tag="toka.aggregate_batch.v1"):
+    """Internal: the aggregates one input partition closed at once, for the analytics stages.
+
+    One record per close instead of one per series: the analytics stages pay Faust's
+    per-record cost once for many aggregates. It goes to the partition number of the input
+    it came from, so one host's series (metrics) or one service's (spans) arrive together
+    and always on the same partition. Key: none.
+    """
+
+    id: str
+    aggregates: list[WindowAggregate]
 
 
 class Alert(_Record, tag_field="schema", tag="toka.alert.v1"):

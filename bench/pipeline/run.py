@@ -43,8 +43,16 @@ from schemas.config import TokaConfig  # noqa: E402
 from schemas.records import new_id  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
-STAGES = {"full": None, "windows": ["pipeline.windows.stage"]}
-VARIANT_NAMES = {"full": "every toka worker stage", "windows": "windows stage only"}
+STAGES = {
+    "full": None,
+    "windows": ["pipeline.windows.stage"],
+    "noop": ["bench.pipeline.noop_stage"],
+}
+VARIANT_NAMES = {
+    "full": "every toka worker stage",
+    "windows": "windows stage only",
+    "noop": "no-op agent (orjson decode, ack)",
+}
 TARGET_SAMPLES = 250_000
 TARGET_RATIO = 0.5
 

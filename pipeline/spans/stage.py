@@ -25,6 +25,7 @@ from pipeline.spans.otlp import decode_otlp_spans
 from pipeline.stage_errors import ProcessingGuard
 from pipeline.windows.core import WindowStore
 from pipeline.windows.holdback import Holdback
+from pipeline.windows.publish import AggregatePublisher
 from schemas import SpanBatch, WindowAggregate, decode, encode
 from schemas.config import TokaConfig
 from schemas.errors import DecodeError
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     pc = cfg.pipeline
     alerting = alert_stage(app, topics, cfg)
+    publisher = AggregatePublisher(app, cfg)
     windows: dict[tuple[str, int], SpanWindows] = {}
     held: dict[tuple[str, int], Holdback[Any]] = {}
     streams: dict[str, faust.StreamT] = {}  # topic -> its agent's manual-ack stream
@@ -57,8 +59,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             await streams[key[0]].ack(event)
 
     async def emit(key: tuple[str, int], aggregates: list[WindowAggregate]) -> None:
-        for agg in aggregates:
-            await topics.aggregates.send(key=agg.series.encode(), value=encode(agg))
+        await publisher.publish(key[1], aggregates)
         # Alert state is keyed by input partition; an OTLP partition with no toka.spans or
         # toka.metrics twin on this worker (more OTLP partitions than ours) has no state
         # slot here, so its RED windows are emitted but not alerted on.

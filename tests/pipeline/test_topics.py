@@ -13,7 +13,7 @@ from schemas.config import TokaConfig
 
 
 def test_internal_topics_cover_every_stage() -> None:
-    declared = {*anomalies_stage.TOPIC_KINDS, *capacity_stage.TOPIC_KINDS,
+    declared = {"aggregate-batches", *anomalies_stage.TOPIC_KINDS, *capacity_stage.TOPIC_KINDS,
                 *regressions_stage.TOPIC_KINDS}  # fmt: skip
     assert declared == set(INTERNAL_TOPIC_KINDS)
 
