@@ -1,9 +1,20 @@
-"""Encode and decode records with orjson; msgspec checks types and names the bad path."""
+"""Encode and decode records with orjson; msgspec checks types and names the bad path.
+
+``decode`` first tries msgspec's typed JSON decoder (about twice as fast: no dicts in
+between). Only when that raises, or when its result could differ from what orjson +
+``msgspec.convert`` gives, does it decode again the old way, which alone decides the
+error reason and path. Differences guarded against: a missing ``schema`` tag (a typed
+decoder would not ask for it), bytes that are not UTF-8 in a field the record does not
+have (msgspec skips them unread), integers outside orjson's 64-bit range (msgspec keeps
+them exact; orjson reads a float, which an ``int`` field refuses). Left as is: a number
+beyond double range in a field the record does not have is skipped here, where orjson
+refused the whole record (not_json). Tests: tests/schemas/test_codec_fast.py.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import msgspec
 import orjson
@@ -31,6 +42,13 @@ T = TypeVar("T", bound=msgspec.Struct)
 
 #: schema name -> record type, for every record kind that has a JSON Schema file.
 RECORD_TYPES: dict[str, type[msgspec.Struct]] = {}
+#: expect -> typed decoder (or _NO_FAST: types outside the registry take the old path).
+_DECODERS: dict[Any, Any] = {}
+_NO_FAST = object()
+#: orjson reads integers in this range as int, others as float.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+#: struct type -> its fields that can hold an int (int or Any somewhere in their type).
+_WIDE: dict[type, tuple[str, ...]] = {}
 
 
 def register(record_type: type[msgspec.Struct]) -> type[msgspec.Struct]:
@@ -39,6 +57,7 @@ def register(record_type: type[msgspec.Struct]) -> type[msgspec.Struct]:
     if name in RECORD_TYPES:
         raise ValueError(f"schema {name} is already registered")
     RECORD_TYPES[name] = record_type
+    _DECODERS.clear()  # the tagged union of every record type changed
     return record_type
 
 
@@ -62,6 +81,21 @@ def encode(record: msgspec.Struct) -> bytes:
 
 def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:
     """Decode one record. With ``expect``, any other schema is an ``unknown_schema`` error."""
+    dec = _DECODERS.get(expect)
+    if dec is None:
+        dec = _decoder(expect)
+    if dec is not _NO_FAST and type(data) in (bytes, str):
+        try:
+            out = dec.decode(data)
+        except Exception:  # msgspec's errors, UnicodeDecodeError, RecursionError: see below
+            out = None
+        else:
+            if (data.isascii() or _is_utf8(data)) and (type(out) not in _WIDE or _ints_ok(out)):
+                return out
+    return _decode_slow(data, expect)
+
+
+def _decode_slow(data: bytes | str, expect: type[T] | None) -> T | Any:
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -77,6 +111,66 @@ def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:
         return msgspec.convert(obj, record_type)
     except msgspec.ValidationError as exc:
         raise _decode_error(str(exc)) from None
+
+
+class _NoTag(msgspec.Struct, tag_field="schema", tag="\x00"):
+    """Never in a record: in a union with the expected type it makes the tag required."""
+
+
+def _decoder(expect: type[msgspec.Struct] | None) -> Any:
+    if expect is None:
+        dec: Any = msgspec.json.Decoder(Union[tuple(RECORD_TYPES.values())])  # noqa: UP007
+    elif expect in RECORD_TYPES.values():
+        dec = msgspec.json.Decoder(Union[expect, _NoTag])  # noqa: UP007
+    else:
+        dec = _NO_FAST
+    for t in RECORD_TYPES.values():
+        _wide_fields(msgspec.inspect.type_info(t))
+    _DECODERS[expect] = dec
+    return dec
+
+
+def _wide_fields(t: msgspec.inspect.Type) -> bool:
+    """Whether values of ``t`` can hold an int; fills _WIDE for the struct types in it."""
+    mi = msgspec.inspect
+    if isinstance(t, mi.IntType | mi.AnyType):
+        return True
+    if isinstance(t, mi.StructType):
+        if t.cls not in _WIDE:
+            _WIDE[t.cls] = ()  # a recursive type: treated as wide while computed
+            _WIDE[t.cls] = tuple(f.name for f in t.fields if _wide_fields(f.type))
+            if not _WIDE[t.cls]:
+                del _WIDE[t.cls]
+                return False
+        return t.cls in _WIDE
+    subs = [getattr(t, a) for a in ("item_type", "key_type", "value_type") if hasattr(t, a)]
+    subs += list(getattr(t, "item_types", ())) + list(getattr(t, "types", ()))
+    return any([_wide_fields(x) for x in subs])  # a list: every struct gets visited
+
+
+def _ints_ok(v: Any) -> bool:
+    """No int outside orjson's range (where orjson + convert would read or refuse a float)."""
+    if type(v) is int:
+        return _INT_MIN <= v <= _INT_MAX
+    fields = _WIDE.get(type(v))
+    if fields is not None:
+        return all(_ints_ok(getattr(v, f)) for f in fields)
+    if type(v) is list or type(v) is tuple:
+        return all(map(_ints_ok, v))
+    if type(v) is dict:
+        return all(map(_ints_ok, v.values()))
+    return True
+
+
+def _is_utf8(data: bytes | str) -> bool:
+    # orjson refuses any byte string that is not UTF-8, also in fields msgspec skips.
+    if isinstance(data, str):
+        return False  # a non-ASCII str (lone surrogates?): the old path decides
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
