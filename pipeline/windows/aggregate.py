@@ -15,7 +15,10 @@ from typing import Any
 
 from pipeline.windows.sketch import DDSketch
 
-__all__ = ["Pane", "Point", "window_stats", "window_id"]
+__all__ = [
+    "Pane", "Point", "counter_rate", "gauge_quantiles", "histogram", "totals", "window_id",
+    "window_stats",
+]  # fmt: skip
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _PNAMES = ("p50", "p90", "p95", "p99")
@@ -110,59 +113,76 @@ def window_stats(
     ``ref`` is the series' last point before the window (counters and histograms), so a
     window holding a single sample still has a rate. With ``sketch``, gauge windows of two
     or more values also carry their quantile sketch, for exact merges downstream (across
-    partitions, hosts or longer windows).
+    partitions, hosts or longer windows). (Series.aggregate builds the same from
+    ``totals`` and the per-kind helpers without this dict: it runs once per aggregate.)
     """
-    if len(panes) == 1:
-        p = panes[0]
-        count, total, lo, hi, last = p.count, p.sum, p.min, p.max, p.last
-    else:
-        count = sum(p.count for p in panes)
-        total = sum(p.sum for p in panes)
-        lo = min(p.min for p in panes)
-        hi = max(p.max for p in panes)
-        last = max(panes, key=lambda p: p.last_ts).last
+    count, total, lo, hi, last = totals(panes)
     out: dict[str, Any] = {
         "count": count, "sum": total, "min": lo, "max": hi, "mean": total / count,
         "last": last, "type": kind,
     }  # fmt: skip
     if kind == "gauge":
-        out.update(_percentiles(panes, alpha, sketch=sketch and count > 1))
+        q50, q90, q95, q99, sk = gauge_quantiles(panes, alpha, sketch=sketch and count > 1)
+        out.update(p50=q50, p90=q90, p95=q95, p99=q99)
+        if sk is not None:
+            out["sketch"] = sk
     elif kind == "counter":
-        out["rate"] = _counter_rate(panes, ref)
+        out["rate"] = counter_rate(panes, ref)
     elif kind == "histogram":
-        out.update(_histogram(panes, ref))
+        out.update(histogram(panes, ref))
     return out
 
 
-def _percentiles(panes: Sequence[Pane], alpha: float, *, sketch: bool) -> dict[str, Any]:
+def totals(panes: Sequence[Pane]) -> tuple[int, float, float, float, float]:
+    """count, sum, min, max and last value of the panes of one window."""
     if len(panes) == 1:
-        vals = list(panes[0].vals)
+        p = panes[0]
+        return p.count, p.sum, p.min, p.max, p.last
+    return (
+        sum(p.count for p in panes),
+        sum(p.sum for p in panes),
+        min(p.min for p in panes),
+        max(p.max for p in panes),
+        max(panes, key=lambda p: p.last_ts).last,
+    )
+
+
+#: Ranks of the exact quantiles for n values (n <= _EXACT_UP_TO), as the sketch ranks them.
+_RANKS = [(0, 0, 0, 0)] + [tuple(int(q * (n - 1)) for q in QUANTILES) for n in range(1, 65)]
+
+
+def gauge_quantiles(panes: Sequence[Pane], alpha: float, *, sketch: bool) -> tuple[Any, ...]:
+    """(p50, p90, p95, p99, sketch dict or None) of a gauge window."""
+    if len(panes) == 1:
+        p = panes[0]
+        vals = p.vals
+        small = p.sketch is None and len(vals) <= _EXACT_UP_TO
+        if small and len(vals) == 1 and not sketch:
+            v = vals[0]  # one value: every quantile is it (the common 1-sample window)
+            return v, v, v, v, None
     else:
         vals = []
         for p in panes:
             vals.extend(p.vals)
-    out: dict[str, Any] = {}
-    small = len(vals) <= _EXACT_UP_TO and all(p.sketch is None for p in panes)
+        small = len(vals) <= _EXACT_UP_TO and all(p.sketch is None for p in panes)
     if small:
         # Few raw values: exact quantiles at the sketch's ranks are cheaper than a sketch.
         ordered = sorted(vals)
-        top = len(ordered) - 1
-        out = {k: ordered[int(q * top)] for k, q in zip(_PNAMES, QUANTILES, strict=True)}
+        i50, i90, i95, i99 = _RANKS[len(ordered)]
+        qs: tuple[Any, ...] = (ordered[i50], ordered[i90], ordered[i95], ordered[i99])
         if not sketch:
-            return out
+            return (*qs, None)
     sk = DDSketch(alpha)
     for p in panes:
         if p.sketch is not None:
             sk.merge(p.sketch)
     sk.add_many(vals)
     if not small:
-        out = dict(zip(_PNAMES, sk.quantiles(QUANTILES), strict=True))
-    if sketch:
-        out["sketch"] = sk.to_dict()
-    return out
+        qs = tuple(sk.quantiles(QUANTILES))
+    return (*qs, sk.to_dict() if sketch else None)
 
 
-def _counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:
+def counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:
     pts = sorted((pt for p in panes for pt in p.points), key=lambda x: x[0])
     if ref is not None:
         pts.insert(0, ref)
@@ -177,7 +197,7 @@ def _counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:
     return inc / elapsed if elapsed > 0 else None
 
 
-def _histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
+def histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
     """Bucket-wise increase over the window (reset-aware) and quantiles from the buckets.
 
     Points are (ts, total count, finite cumulative buckets, sum): the +Inf bucket is the

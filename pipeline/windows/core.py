@@ -13,6 +13,7 @@ order) the store has seen from the same host and source folds as one numpy row
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
 from pipeline.windows.layouts import Layout, PendingBlocks, layout_of
-from pipeline.windows.series import Series, series_id
+from pipeline.windows.series import Series, series_id, window_span
 from pipeline.windows.sketch import DEFAULT_ALPHA
 from pipeline.windows.snapshot import restore_store, snapshot_store
 from pipeline.windows.spec import specs_for
@@ -305,7 +306,7 @@ class WindowStore:
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
             out.extend(self._close_idle(now))
-        out.sort(key=lambda a: (a.window_end, a.window_start, a.series))  # deterministic
+        out.sort(key=_ORDER)  # deterministic
         return out
 
     def _close_until(self, lim: int) -> list[WindowAggregate]:
@@ -322,9 +323,11 @@ class WindowStore:
                     if done < st + spec.size <= lim:
                         starts.setdefault(st, set()).update(members)
             for st in sorted(starts):
+                end = st + spec.size
+                span = window_span(st * self._width_ms / 1000, end * self._width_ms / 1000)
                 for ser in starts[st]:
                     agg = ser.aggregate(
-                        st, st + spec.size, self._width_ms, self.alpha, sketch=self.emit_sketches
+                        st, end, self._width_ms, self.alpha, sketch=self.emit_sketches, span=span
                     )
                     if agg is not None:
                         out.append(agg)
@@ -403,3 +406,4 @@ class WindowStore:
 
 
 _KINDS = frozenset(("gauge", "counter", "histogram"))
+_ORDER = attrgetter("window_end", "window_start", "series")
