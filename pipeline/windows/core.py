@@ -30,6 +30,7 @@ from schemas.records import MetricBatch, Sample, WindowAggregate
 __all__ = ["WindowStore", "series_id"]
 
 _NEVER = -(2**62)  # "before any pane", as an int so pane comparisons stay integer
+_NEG_INF = float("-inf")  # a constant: float("-inf") is a call, per record
 
 
 class WindowStore:
@@ -246,7 +247,7 @@ class WindowStore:
 
     def _late_limit(self) -> int:
         # Pane p is late once its first window (end (p+1)*width) is past end + grace.
-        if self.watermark == float("-inf"):
+        if self.watermark == _NEG_INF:
             return self._complete_lim
         return max(int((self.watermark - self.grace) // self.width), self._complete_lim)
 
@@ -296,9 +297,9 @@ class WindowStore:
         (the sources' promise, see completeness.py), plus all windows of series idle for
         ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``."""
         out: list[WindowAggregate] = []
-        if complete_until != float("-inf"):
+        if complete_until != _NEG_INF:
             self._complete_lim = max(self._complete_lim, int(complete_until // self.width))
-        if self.watermark != float("-inf"):
+        if self.watermark != _NEG_INF:
             lim = self._late_limit()  # closable window ends
             if self._blocks:
                 self._blocks.materialize(self.alpha, before=lim)

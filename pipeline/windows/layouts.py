@@ -91,8 +91,23 @@ class Block:
         ts_list = self.ts
         for j, ser in enumerate(self.layout.series):
             pane = ser.panes.get(p)
-            if pane is None:
+            if pane is None:  # the usual case: the block is all of the pane so far
                 pane = ser.panes[p] = Pane()
+                pane.count = k
+                pane.sum = 0.0 + sums[j]  # as += on a new pane (turns -0.0 into 0.0)
+                pane.min = mins[j]
+                pane.max = maxs[j]
+                pane.last_ts = last_ts
+                pane.last = lasts[j]
+                if ser.kind == "gauge":
+                    pane.vals = cols[j]  # a fresh list of its own (tolist)
+                    if len(pane.vals) >= BUFFER_LIMIT:
+                        pane.flush(alpha)
+                else:
+                    pane.points = list(zip(ts_list, cols[j], strict=True))
+                    if len(pane.points) > POINTS_LIMIT:
+                        pane.thin()
+                continue
             pane.count += k
             pane.sum += sums[j]
             if mins[j] < pane.min:  # noqa: PLR1730

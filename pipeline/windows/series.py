@@ -9,6 +9,7 @@ from typing import Any
 from pipeline.windows.aggregate import (
     Pane,
     Point,
+    by_ts,
     counter_rate,
     gauge_quantiles,
     histogram,
@@ -77,14 +78,14 @@ class Series:
         if p == self.cur_p:
             self.cur_p = self.cur = None
         if pane is not None and pane.points:
-            last = max(pane.points, key=lambda x: x[0])
+            last = max(pane.points, key=by_ts)
             if self.ref is None or last[0] >= self.ref[0]:
                 self.ref = last
 
     def _ref_before(self, start: int, start_ts: float) -> Point | None:
         earlier = [p for p in self.panes if p < start and self.panes[p].points]
         if earlier:
-            return max(self.panes[max(earlier)].points, key=lambda x: x[0])
+            return max(self.panes[max(earlier)].points, key=by_ts)
         if self.ref is not None and self.ref[0] < start_ts:
             return self.ref
         return None
