@@ -6,12 +6,19 @@ import base64
 import time
 from typing import Any
 
+import orjson
+
 from pipeline.stage_errors import ProcessingGuard
 from schemas.codec import decode, encode
 from schemas.errors import DecodeError
-from schemas.records import DeadLetter, new_id
+from schemas.records import AggregateBatch, DeadLetter, WindowAggregate, new_id
 
-__all__ = ["dead_letter", "decode_or_dead_letter", "send_dead_letter"]
+__all__ = [
+    "dead_letter",
+    "decode_batch_or_dead_letter",
+    "decode_or_dead_letter",
+    "send_dead_letter",
+]
 
 
 def dead_letter(
@@ -61,3 +68,31 @@ async def decode_or_dead_letter(
         guard.count("decode")
         await send_dead_letter(topic, exc.reason, str(exc), raw, msg)
         return None
+
+
+async def decode_batch_or_dead_letter(
+    raw: bytes, msg: Any, topic: Any, guard: ProcessingGuard
+) -> list[WindowAggregate] | None:
+    """The aggregates of the AggregateBatch in ``raw``; None once it went to the
+    dead-letter ``topic``.
+
+    ``decode`` stops at the first bad aggregate, so when that is all that is wrong
+    (the error's path is inside ``aggregates``) each one is decoded on its own: the bad
+    ones go to the dead-letter topic one by one (``decode_item``), the rest are returned.
+    """
+    try:
+        return decode(raw, AggregateBatch).aggregates
+    except DecodeError as exc:
+        if not exc.path.startswith("$.aggregates["):
+            guard.count("decode")
+            await send_dead_letter(topic, exc.reason, str(exc), raw, msg)
+            return None
+    good = []
+    for item in orjson.loads(raw)["aggregates"]:
+        one = orjson.dumps(item)
+        try:
+            good.append(decode(one, WindowAggregate))
+        except DecodeError as exc:
+            guard.count("decode_item")
+            await send_dead_letter(topic, exc.reason, str(exc), one, msg)
+    return good

@@ -15,7 +15,15 @@ from typing import Any
 
 import faust
 
-__all__ = ["PartitionView", "PartitionedTable", "make_durable", "partitioned_table"]
+__all__ = [
+    "POSITIONS_TABLE",
+    "PartitionView",
+    "PartitionedTable",
+    "WriteBehind",
+    "make_durable",
+    "partitioned_table",
+    "positions_table",
+]
 
 #: Keys ending with this are bookkeeping, invisible through PartitionView.
 _FENCE = "~fence"
@@ -86,3 +94,167 @@ async def make_durable(app: faust.App, table: PartitionedTable, partitions: Iter
     for partition in partitions:
         table[f"{partition}|{_FENCE}"] = now
     await app.producer.flush()
+
+
+#: Per-partition position of each analytics stage: the last input batch its table state
+#: includes (see WriteBehind). One shared table; keys ``"<partition>|<stage>"``.
+POSITIONS_TABLE = "toka-analytics-positions"
+
+_ABSENT = object()
+
+
+def positions_table(app: faust.App, partitions: int) -> PartitionedTable:
+    """The shared positions table, registered by whichever stage asks first."""
+    try:
+        return app.tables[POSITIONS_TABLE]  # type: ignore[return-value]
+    except KeyError:
+        return partitioned_table(app, POSITIONS_TABLE, partitions)
+
+
+class WriteBehind:
+    """A stage's live state objects over its PartitionedTable, written back in bulk.
+
+    A state is restored from the table once and then mutated in memory; ``flush`` writes
+    each dirty key once (its ``snapshot()``, or a copy of a plain value), so a key touched
+    by many aggregates costs one changelog record per flush instead of one per aggregate.
+
+    With the state, ``flush`` records the offset and timestamp of the last input batch
+    applied on each partition (``applied``) in the positions table; a batch at or below
+    it is already in the state and ``replayed`` says to skip it. So after a crash no batch
+    is applied twice, and a stage that flushes before sending a finding never sends it
+    twice. What a killed worker loses is the state since the last flush: at most
+    ``flush_seconds`` of history (a rebalance or a clean stop flushes first).
+    """
+
+    def __init__(
+        self,
+        table: MutableMapping[Any, Any],
+        positions: MutableMapping[Any, Any],
+        stage: str,
+        flush_seconds: float,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self._table = table
+        self._positions = positions
+        self._stage = stage
+        self.flush_seconds = flush_seconds
+        self._clock = clock
+        self._live: dict[int, dict[str, Any]] = {}  # None: no state (deleted or never set)
+        self._dirty: dict[int, set[str]] = {}
+        self._applied: dict[int, list[float] | None] = {}
+        self._moved: set[int] = set()
+        self._owned: set[int] | None = None  # None: not attached to a consumer
+        self._flushed_at = clock()
+
+    def get(self, partition: int, key: str, restore: Any = None) -> Any:
+        """The live state of ``key`` (restored from the table on first use), or None."""
+        live = self._live.setdefault(partition, {})
+        obj = live.get(key, _ABSENT)
+        if obj is _ABSENT:
+            raw = self._table.get(f"{partition}|{key}")
+            obj = raw if raw is None or restore is None else restore(raw)
+            live[key] = obj
+        return obj
+
+    def use(self, partition: int, key: str, restore: Any, new: Any) -> Any:
+        """The live state of ``key``, created with ``new()`` if it has none, marked dirty
+        (the caller is about to change it)."""
+        obj = self.get(partition, key, restore)
+        if obj is None:
+            obj = new()
+            self._live[partition][key] = obj
+        self._dirty.setdefault(partition, set()).add(key)
+        return obj
+
+    def put(self, partition: int, key: str, obj: Any) -> None:
+        """Set (or, with None, delete) the state of ``key``; written at the next flush."""
+        self._live.setdefault(partition, {})[key] = obj
+        self._dirty.setdefault(partition, set()).add(key)
+
+    def touch(self, partition: int, key: str) -> None:
+        """``key``'s live object was mutated: write it at the next flush."""
+        self._dirty.setdefault(partition, set()).add(key)
+
+    def keys(self, partition: int) -> list[str]:
+        """Every key with a state on ``partition``, in memory or only in the table."""
+        live = self._live.get(partition, {})
+        found = set(PartitionView(self._table, partition)) | set(live)
+        return sorted(k for k in found if live.get(k, _ABSENT) is not None)
+
+    def replayed(self, partition: int, offset: int, ts: float) -> bool:
+        """True when the batch at ``offset`` is already in the state (a replay after a
+        crash). The timestamp guards against a recreated topic whose offsets restart."""
+        if partition not in self._applied:
+            self._applied[partition] = self._positions.get(f"{partition}|{self._stage}")
+        pos = self._applied[partition]
+        return pos is not None and offset <= pos[0] and ts <= pos[1]
+
+    def applied(self, partition: int, offset: int, ts: float) -> None:
+        """The batch at ``offset`` is now in the (live) state."""
+        self._applied[partition] = [offset, ts]
+        self._moved.add(partition)
+
+    def due(self) -> bool:
+        return self._clock() - self._flushed_at >= self.flush_seconds
+
+    def flush(self) -> int:
+        """Write every dirty key, then the positions; returns the number of keys written.
+        Synchronous, so no batch is half applied in what it writes."""
+        n = 0
+        for partition, keys in self._dirty.items():
+            live = self._live.get(partition, {})
+            for key in keys:
+                obj = live.get(key)
+                name = f"{partition}|{key}"
+                if obj is None:
+                    self._table.pop(name, None)
+                else:
+                    self._table[name] = _snapshot(obj)
+                n += 1
+        for partition in self._moved:
+            self._positions[f"{partition}|{self._stage}"] = self._applied[partition]
+        self._dirty.clear()
+        self._moved.clear()
+        self._flushed_at = self._clock()
+        return n
+
+    def forget(self) -> None:
+        """Drop every live object (after a flush, when partitions move): the next owner's
+        writes land in the table, so ours would be stale."""
+        self._live.clear()
+        self._applied.clear()
+
+    def owns(self, partition: int) -> bool:
+        """False for a partition revoked while a record of it was in flight."""
+        return self._owned is None or partition in self._owned
+
+    def attach(self, app: faust.App, topic: str) -> None:
+        """Flush every ``flush_seconds``; follow ``topic``'s assignment: flush and forget
+        on every rebalance and on shutdown."""
+
+        async def on_revoked(_app: Any, _revoked: Any = None, **_: Any) -> None:
+            self.flush()
+            self.forget()
+            self._owned = set()
+            await app.producer.flush()  # delivered before the new owner recovers
+
+        async def on_assigned(_app: Any, assigned: Any, **_: Any) -> None:
+            self._owned = {tp.partition for tp in assigned if tp.topic == topic}
+
+        async def flush_when_due() -> None:
+            if self.due():
+                self.flush()
+
+        app.on_partitions_revoked.connect(on_revoked, weak=False)
+        app.on_partitions_assigned.connect(on_assigned, weak=False)
+        app.on_before_shutdown.connect(on_revoked, weak=False)
+        # Never mid-batch: stages apply a batch without awaiting in between.
+        app.timer(interval=min(1.0, self.flush_seconds), name=f"toka-{self._stage}-flush")(
+            flush_when_due
+        )
+
+
+def _snapshot(obj: Any) -> Any:
+    # A copy: the changelog serialises later, and the live object keeps changing.
+    snap = getattr(obj, "snapshot", None)
+    return snap() if snap is not None else obj.copy()

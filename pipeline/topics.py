@@ -17,12 +17,10 @@ TOPIC_KINDS = (
 )  # fmt: skip
 
 #: Internal topics. ``aggregate-batches``: each close of the windows and spans stages as
-#: one AggregateBatch, what the analytics stages read. The rest belong to analytics stages
-#: (their TOPIC_KINDS).
-INTERNAL_TOPIC_KINDS = (
-    "aggregate-batches",
-    "baseline-commands", "regressions-by-subject", "capacity-by-resource", "anomalies-by-host",
-)  # fmt: skip
+#: one AggregateBatch, on the partition number of its input, which is what the analytics
+#: stages read (no re-keying hop: one host's or service's series always arrive together).
+#: The rest belong to analytics stages (their TOPIC_KINDS).
+INTERNAL_TOPIC_KINDS = ("aggregate-batches", "baseline-commands")
 
 
 async def ensure_topics(cfg: TokaConfig, replication_factor: int = 1) -> list[str]:

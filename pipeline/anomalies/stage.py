@@ -1,8 +1,17 @@
-"""Faust adapter of the anomaly stage: aggregates -> robust/STL scores and leak suspects.
+"""Faust adapter of the anomaly stage: aggregate batches -> robust/STL scores and leak
+suspects.
 
-Ordinary series are scored where they arrive (keyed by series id). Process RSS and the
-host's memory series are re-keyed by host onto a by-host topic, so a process's growth and
-its host's free memory meet on one partition (time to exhaustion needs both).
+A process's RSS and its host's memory series must meet on one partition (time to
+exhaustion needs both). Batches guarantee it without a re-keying hop: they come from the
+windows stage on the partition number of the metrics they were folded from, and metrics
+are keyed by host, so every series of a host (its processes' RSS included) arrives on one
+partition, in order.
+
+State (per series field, per process, per host's memory) is keyed by partition in a
+changelogged table, kept live in memory and written behind
+(``analytics.state_flush_seconds``, and before each anomaly is sent; see
+pipeline.tables.WriteBehind): a killed worker loses at most that much history and never
+reports an anomaly twice.
 """
 
 from __future__ import annotations
@@ -16,24 +25,21 @@ import faust
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.deadletter import decode_or_dead_letter
+from pipeline.deadletter import decode_batch_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import PartitionView, partitioned_table
+from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
+from schemas.analytics import Anomaly
 from schemas.config import TokaConfig
 
-__all__ = ["TOPIC_KINDS", "host_topic", "install"]
+__all__ = ["TOPIC_KINDS", "install"]
 
 log = logging.getLogger(__name__)
 
-#: Topics of this stage besides the pipeline's own (create them up front, like the rest).
-TOPIC_KINDS = ("anomalies-by-host",)
+#: Topics of this stage besides the pipeline's own (none: it reads aggregate-batches).
+TOPIC_KINDS: tuple[str, ...] = ()
 HOST_USED = "system_memory_used_bytes"
 HOST_AVAILABLE = "system_memory_available_bytes"
-
-
-def host_topic(cfg: TokaConfig) -> str:
-    return cfg.kafka.topic(TOPIC_KINDS[0])
 
 
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
@@ -51,72 +57,77 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         min_growth_percent=ac.leak_min_growth_percent, cooldown_s=ac.leak_cooldown_hours * 3600,
     )  # fmt: skip
     host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED, HOST_AVAILABLE}
-    table = partitioned_table(app, "toka-anomaly-state", cfg.pipeline.partitions)
-    guard = ProcessingGuard("anomalies")
-    agg_name = cfg.kafka.topic("aggregates")
-    by_host = app.topic(host_topic(cfg), key_type=bytes, value_type=bytes)
-    source = app.topic(
-        agg_name, host_topic(cfg), key_type=bytes, value_type=bytes, **_declared(cfg)
+    parts = cfg.pipeline.partitions
+    table = partitioned_table(app, "toka-anomaly-state", parts)
+    state = WriteBehind(
+        table, positions_table(app, parts), "anomalies", cfg.analytics.state_flush_seconds
     )
+    guard = ProcessingGuard("anomalies")
+    batches = cfg.kafka.topic("aggregate-batches")
+    source = app.topic(batches, key_type=bytes, value_type=bytes, **_declared(cfg))
+    state.attach(app, batches)
+    wanted: dict[str, bool] = {}  # name -> scored? (fnmatch per aggregate is not cheap)
 
     def wants(name: str) -> bool:
-        return not ac.series or any(fnmatchcase(name, p) for p in ac.series)
+        hit = wanted.get(name)
+        if hit is None:
+            hit = wanted[name] = not ac.series or any(fnmatchcase(name, p) for p in ac.series)
+        return hit
 
-    def on_series(agg: WindowAggregate, states: PartitionView) -> list[Any]:
-        out = []
+    def on_series(agg: WindowAggregate, p: int, out: list[Anomaly]) -> None:
         # a counter's cumulative value always drifts out of range: score its rate
         for f in ["rate"] if agg.type == "counter" else ac.fields:
             value = getattr(agg, f, None)
             if not isinstance(value, int | float):
                 continue
-            key = f"r|{agg.series}|{f}"
-            st = SeriesState.restore(states[key]) if key in states else SeriesState()
+            st = state.use(p, f"r|{agg.series}|{f}", SeriesState.restore, SeriesState)
             sc = score_value(st, float(value), agg.window_end, sp)
-            states[key] = st.snapshot()
             if sc is not None and sc.is_anomaly(ac.threshold):
                 out.append(score_anomaly(agg, f, float(value), sc, threshold=ac.threshold))
-        return out
 
-    def on_host(agg: WindowAggregate, states: PartitionView) -> list[Any]:
-        hk = f"h|{agg.host}"
-        host = states.get(hk) or {}
+    def on_host(agg: WindowAggregate, p: int, out: list[Anomaly]) -> None:
+        host = state.use(p, f"h|{agg.host}", None, dict)
         if agg.name != ac.leak_series:
-            host = {**host, agg.name: agg.last}
-            states[hk] = host
-            return []
+            host[agg.name] = agg.last
+            return
         # "available" is what the kernel can hand out (free + reclaimable cache); without
         # it, total - used
         total, used = host.get(ac.host_memory_total_series), host.get(HOST_USED)
         free = host.get(HOST_AVAILABLE)
         if free is None and total is not None and used is not None:
             free = total - used
-        key = f"p|{agg.series}"
-        st = LeakState.restore(states[key]) if key in states else LeakState()
+        st = state.use(p, f"p|{agg.series}", LeakState.restore, LeakState)
         verdict = observe_rss(st, agg.window_end, agg.mean, lp, free)
-        states[key] = st.snapshot()
-        return [] if verdict is None else [leak_anomaly(agg, verdict)]
+        if verdict is not None:
+            out.append(leak_anomaly(agg, verdict))
+
+    def on_batch(aggs: list[WindowAggregate], p: int) -> list[Anomaly]:
+        found: list[Anomaly] = []
+        for agg in aggs:
+            handle = on_host if agg.name in host_series else on_series if wants(agg.name) else None
+            if handle is not None:
+                with guard.record(count_ok=False):  # one failing series must not stop the rest
+                    handle(agg, p, found)
+        return found
 
     @app.agent(source, name="toka-anomalies")
     async def anomalies(stream: faust.StreamT) -> None:
         async for event in stream.events():
             msg = event.message
-            raw: bytes = event.value
+            p = msg.partition
             with guard.record():
-                agg = await decode_or_dead_letter(
-                    raw, msg, topics.deadletter, guard, WindowAggregate
+                if state.replayed(p, msg.offset, msg.timestamp):
+                    guard.count("replayed")
+                    continue
+                aggs = await decode_batch_or_dead_letter(
+                    event.value, msg, topics.deadletter, guard
                 )
-                if agg is None:
+                if aggs is None or not state.owns(p):
                     continue
-                states = PartitionView(table, msg.partition)
-                if agg.name in host_series:
-                    if msg.topic == agg_name:
-                        await by_host.send(key=agg.host.encode(), value=raw)
-                        continue
-                    found = on_host(agg, states)
-                elif wants(agg.name):
-                    found = on_series(agg, states)
-                else:
-                    continue
+                found = on_batch(aggs, p)
+                state.applied(p, msg.offset, msg.timestamp)
+                if found:  # durable first: a replay must not find it again
+                    state.flush()
                 for a in found:
                     guard.count(a.kind)
                     await topics.anomalies.send(key=a.series.encode(), value=encode(a))

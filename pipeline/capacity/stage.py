@@ -1,10 +1,17 @@
 """Faust adapter of the capacity stage: resource aggregates -> history -> CapacityForecast.
 
-Resource series and their totals (disk used and disk total of one mount) have different
-series ids, hence different partitions of ``aggregates``; both are re-keyed by host and
-labels onto a by-resource topic so they meet on one partition. History lives in a
-changelogged table; a timer (``refit_interval_seconds``, not per record) refits every due
-series in a thread, so the event loop keeps consuming while statsmodels works.
+A resource series and its total (disk used and disk total of one mount, memory used and
+total of one host) must meet on one partition. Batches guarantee it without a re-keying
+hop: they come from the windows stage on the partition number of the metrics they were
+folded from, and metrics are keyed by host; a used series and its total share the host
+(``resource_key``: host and labels), so they arrive on one partition. (A pair whose two
+series come from different inputs, one from spans and one from metrics, would not.)
+
+History lives in a changelogged table keyed by partition, kept live in memory and written
+behind (``analytics.state_flush_seconds``; see pipeline.tables.WriteBehind): a killed
+worker loses at most that much of it. A timer (``refit_interval_seconds``, not per record)
+refits every due series in a thread, so the event loop keeps consuming while statsmodels
+works.
 """
 
 from __future__ import annotations
@@ -26,25 +33,21 @@ from pipeline.capacity.history import (
     meta_key,
     resource_key,
 )
-from pipeline.deadletter import decode_or_dead_letter
+from pipeline.deadletter import decode_batch_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import PartitionView, partitioned_table
+from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
 from schemas.analytics import CapacityForecast
 from schemas.config import TokaConfig
 
-__all__ = ["TOPIC_KINDS", "install", "resource_topic"]
+__all__ = ["TOPIC_KINDS", "install"]
 
-#: Topics of this stage besides the pipeline's own: create them with the configured
-#: partition count before a worker starts (a broker's auto-created default would not
-#: match the table's changelog).
-TOPIC_KINDS = ("capacity-by-resource",)
+#: Topics of this stage besides the pipeline's own (none: it reads aggregate-batches).
+TOPIC_KINDS: tuple[str, ...] = ()
 
 log = logging.getLogger(__name__)
 
-
-def resource_topic(cfg: TokaConfig) -> str:
-    return cfg.kafka.topic(TOPIC_KINDS[0])
+Job = tuple[int, str, Meta, list[float], list[float]]
 
 
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
@@ -53,67 +56,71 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         return
     used_names = set(cc.series)
     total_of = {total: used for used, total in cc.series.items() if total}
-    table = partitioned_table(app, "toka-capacity-history", cfg.pipeline.partitions)
+    parts = cfg.pipeline.partitions
+    table = partitioned_table(app, "toka-capacity-history", parts)
+    state = WriteBehind(
+        table, positions_table(app, parts), "capacity", cfg.analytics.state_flush_seconds
+    )
     guard = ProcessingGuard("capacity")
-    agg_name = cfg.kafka.topic("aggregates")
-    res_name = resource_topic(cfg)
-    by_resource = app.topic(res_name, key_type=bytes, value_type=bytes)
-    source = app.topic(agg_name, res_name, key_type=bytes, value_type=bytes, **_declared(cfg))
+    batches = cfg.kafka.topic("aggregate-batches")
+    source = app.topic(batches, key_type=bytes, value_type=bytes, **_declared(cfg))
+    state.attach(app, batches)
 
-    def on_resource(agg: WindowAggregate, states: PartitionView) -> None:
+    def on_resource(agg: WindowAggregate, p: int) -> None:
         res = resource_key(agg.host, agg.labels)
         used = total_of.get(agg.name, agg.name)
-        mk = meta_key(used, res)
-        meta = Meta.restore(states[mk]) if mk in states else Meta(used, agg.host, agg.labels)
+        meta = state.use(
+            p, meta_key(used, res), Meta.restore, lambda: Meta(used, agg.host, dict(agg.labels))
+        )
         if agg.name in total_of:
             meta.capacity = agg.last
-        else:
-            meta.series = agg.series
-            point = ingest(meta, agg.window_end, agg.mean, cc.bucket_seconds)
-            if point is not None:
-                ck = chunk_key(used, res, int(point[0] // 86400))
-                states[ck] = [*states.get(ck, []), list(point)]
-                for day in expire(meta, cc.retention_days):
-                    states.pop(chunk_key(used, res, day), None)
-        states[mk] = meta.snapshot()
+            return
+        meta.series = agg.series
+        point = ingest(meta, agg.window_end, agg.mean, cc.bucket_seconds)
+        if point is not None:
+            chunk = state.use(p, chunk_key(used, res, int(point[0] // 86400)), None, list)
+            chunk.append(list(point))
+            for day in expire(meta, cc.retention_days):
+                state.put(p, chunk_key(used, res, day), None)
 
     @app.agent(source, name="toka-capacity")
     async def capacity(stream: faust.StreamT) -> None:
         async for event in stream.events():
             msg = event.message
-            raw: bytes = event.value
+            p = msg.partition
             with guard.record():
-                agg = await decode_or_dead_letter(
-                    raw, msg, topics.deadletter, guard, WindowAggregate
+                if state.replayed(p, msg.offset, msg.timestamp):
+                    guard.count("replayed")
+                    continue
+                aggs = await decode_batch_or_dead_letter(
+                    event.value, msg, topics.deadletter, guard
                 )
-                if agg is None:
+                if aggs is None or not state.owns(p):
                     continue
-                if agg.name not in used_names and agg.name not in total_of:
-                    continue
-                if msg.topic == agg_name:
-                    key = resource_key(agg.host, agg.labels).encode()
-                    await by_resource.send(key=key, value=raw)
-                    continue
-                on_resource(agg, PartitionView(table, msg.partition))
+                for agg in aggs:
+                    if agg.name in used_names or agg.name in total_of:
+                        with guard.record(count_ok=False):  # one bad series, not the batch
+                            on_resource(agg, p)
+                state.applied(p, msg.offset, msg.timestamp)
 
-    def due_jobs() -> list[tuple[PartitionView, str, Meta, list[float], list[float]]]:
+    def due_jobs() -> list[Job]:
         jobs = []
-        assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == res_name}
-        for partition in sorted(assigned):
-            states = PartitionView(table, partition)
-            for key in list(states):
+        assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == batches}
+        for p in sorted(assigned):
+            for key in state.keys(p):
                 if not key.startswith("m|"):
                     continue
-                meta = Meta.restore(states[key])
+                meta = state.get(p, key, Meta.restore)
                 if not meta.series or not meta.due(cc.min_history_hours * 3600):
                     continue
                 res = resource_key(meta.host, meta.labels)
-                chunks = (states.get(chunk_key(meta.name, res, d), []) for d in sorted(meta.days))
-                ts, ys = flatten(chunks)
-                jobs.append((states, key, meta, ts, ys))
+                days = sorted(meta.days)
+                ts, ys = flatten(state.get(p, chunk_key(meta.name, res, d)) or [] for d in days)
+                # a copy: batches keep changing the live one while the fit runs
+                jobs.append((p, key, Meta.restore(meta.snapshot()), ts, ys))
         return jobs
 
-    def fit_all(jobs: list[Any]) -> list[CapacityForecast | None]:
+    def fit_all(jobs: list[Job]) -> list[CapacityForecast | None]:
         out = []
         for _, _, meta, ts, ys in jobs:
             try:
@@ -144,11 +151,12 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 return
             t0 = time.perf_counter()
             results = await asyncio.get_running_loop().run_in_executor(None, fit_all, jobs)
-            for (states, key, meta, _, _), fc in zip(jobs, results, strict=True):
-                current = Meta.restore(states[key])
-                current.fitted_points = meta.points
-                current.fit_cache = meta.fit_cache
-                states[key] = current.snapshot()
+            for (p, key, fitted, _, _), fc in zip(jobs, results, strict=True):
+                current = state.get(p, key, Meta.restore) if state.owns(p) else None
+                if current is not None:  # else: moved to another worker during the fit
+                    current.fitted_points = fitted.points
+                    current.fit_cache = fitted.fit_cache
+                    state.touch(p, key)
                 if fc is not None:
                     guard.count("forecasts")
                     await topics.capacity.send(key=fc.series.encode(), value=encode(fc))

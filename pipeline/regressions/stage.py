@@ -1,10 +1,22 @@
-"""Faust adapter of the regression stage: aggregates and benchmark results -> regressions.
+"""Faust adapter of the regression stage: aggregate batches and benchmark results ->
+regressions.
 
-One agent reads four topics: aggregates, benchmark results, baseline commands
-(``toka baseline``) and a by-subject topic. Aggregates whose labels carry a version
-(``service.version``...) are re-keyed onto the by-subject topic first, so every version of
-a series lands on one partition and v2 is compared with v1's baseline; others are tested
-where they arrive. Detector state lives in a changelogged table keyed by partition.
+One agent reads three topics: the AggregateBatch records of the windows and spans stages,
+benchmark results and baseline commands (``toka baseline``). Every version of a series
+must meet on one partition, so v2 is compared with v1's baseline. Batches guarantee it
+without a re-keying hop: a batch goes to the partition number of the input it was folded
+from, metrics are keyed by host and spans by service, and a version label never changes
+the host of a series (its subject keeps the host) nor the service of a span.
+
+``toka baseline`` sends a command keyed by subject: that partition holds a benchmark's
+state (results are keyed by benchmark too), but a series' state sits on its host's
+partition, which the command line cannot know. So the stage copies each command to every
+partition of the command topic, and each copy resets the series state found there.
+
+Detector state is keyed by partition in a changelogged table, kept live in memory and
+written behind (``analytics.state_flush_seconds``, and before each regression is sent;
+see pipeline.tables.WriteBehind): a killed worker loses at most that much history and
+never reports a regression twice. Benchmark results and commands are written through.
 """
 
 from __future__ import annotations
@@ -15,7 +27,11 @@ from typing import Any
 import faust
 import msgspec
 
-from pipeline.deadletter import decode_or_dead_letter, send_dead_letter
+from pipeline.deadletter import (
+    decode_batch_or_dead_letter,
+    decode_or_dead_letter,
+    send_dead_letter,
+)
 from pipeline.regressions.detector import DetectorState, apply_command, observe_seasonal
 from pipeline.regressions.runs import RunBaseline, RunParams, judge_run
 from pipeline.regressions.subjects import (
@@ -26,17 +42,20 @@ from pipeline.regressions.subjects import (
     watched_value,
 )
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import PartitionView, partitioned_table
+from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
-from schemas.analytics import BaselineCommand, BenchmarkResult
+from schemas.analytics import BaselineCommand, BenchmarkResult, Regression
 from schemas.config import TokaConfig
 
-__all__ = ["STATE_TABLE", "TOPIC_KINDS", "command_topic", "install", "subject_topic"]
+__all__ = ["STATE_TABLE", "TOPIC_KINDS", "command_topic", "install"]
 
 #: Topics of this stage besides the pipeline's own: create them with the configured
 #: partition count before a worker starts (a broker's auto-created default would not
 #: match the table's changelog).
-TOPIC_KINDS = ("baseline-commands", "regressions-by-subject")
+TOPIC_KINDS = ("baseline-commands",)
+
+#: Key of the stage's per-partition copies of a command (the command line keys by subject).
+COPY_KEY = b"~every-partition"
 
 log = logging.getLogger(__name__)
 
@@ -47,40 +66,40 @@ def command_topic(cfg: TokaConfig) -> str:
     return cfg.kafka.topic(TOPIC_KINDS[0])
 
 
-def subject_topic(cfg: TokaConfig) -> str:
-    return cfg.kafka.topic(TOPIC_KINDS[1])
-
-
 def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     rc = cfg.analytics.regressions
     if not rc.enabled:
         return
     bc = cfg.analytics.bench
     watch = Watch(rc)
-    table = partitioned_table(app, STATE_TABLE, cfg.pipeline.partitions)
+    parts = cfg.pipeline.partitions
+    table = partitioned_table(app, STATE_TABLE, parts)
+    state = WriteBehind(
+        table, positions_table(app, parts), "regressions", cfg.analytics.state_flush_seconds
+    )
     guard = ProcessingGuard("regressions")
-    names = {k: cfg.kafka.topic(k) for k in ("aggregates", "benchmarks")}
-    names["commands"] = command_topic(cfg)
-    names["by_subject"] = subject_topic(cfg)
-    by_subject = app.topic(names["by_subject"], key_type=bytes, value_type=bytes)
-    source = app.topic(*names.values(), key_type=bytes, value_type=bytes, **_declared(cfg))
+    batches = cfg.kafka.topic("aggregate-batches")
+    names = (batches, cfg.kafka.topic("benchmarks"), command_topic(cfg))
+    source = app.topic(*names, key_type=bytes, value_type=bytes, **_declared(cfg))
+    commands = app.topic(command_topic(cfg), key_type=bytes, value_type=bytes)
+    state.attach(app, batches)
 
-    async def emit(record: Any) -> None:
-        await topics.regressions.send(key=record.subject.encode(), value=encode(record))
+    async def emit(found: list[Regression]) -> None:
+        for record in found:
+            guard.count("regressions")
+            await topics.regressions.send(key=record.subject.encode(), value=encode(record))
 
-    def on_aggregate(agg: WindowAggregate, states: PartitionView) -> Any:
+    def on_aggregate(agg: WindowAggregate, p: int) -> Regression | None:
         picked = watched_value(agg, rc.fields)
         if picked is None:
             return None
         field, value = picked
         subject = series_subject(agg, rc.version_labels)
         version = version_of(agg.labels, rc.version_labels)
-        key = f"s|{subject}"
-        st = DetectorState.restore(states[key]) if key in states else DetectorState()
+        st = state.use(p, f"s|{subject}", DetectorState.restore, DetectorState)
         finding = observe_seasonal(
             st, value, version, agg.window_end, p=watch.params(agg.name), sp=watch.season
         )
-        states[key] = st.snapshot()
         if finding is None:
             return None
         labels = {k: v for k, v in agg.labels.items() if k not in rc.version_labels}
@@ -89,15 +108,24 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             name=agg.name, host=agg.host, labels=labels,
         )  # fmt: skip
 
-    def on_benchmark(res: BenchmarkResult, states: PartitionView) -> Any:
-        key = f"b|{res.benchmark}"
-        base = RunBaseline.restore(states[key]) if key in states else RunBaseline()
+    def on_batch(aggs: list[WindowAggregate], p: int) -> list[Regression]:
+        found = []
+        for agg in aggs:
+            if not watch.wants(agg.name):
+                continue
+            with guard.record(count_ok=False):  # one failing series must not stop the rest
+                out = on_aggregate(agg, p)
+                if out is not None:
+                    found.append(out)
+        return found
+
+    def on_benchmark(res: BenchmarkResult, p: int) -> Regression | None:
+        base = state.use(p, f"b|{res.benchmark}", RunBaseline.restore, RunBaseline)
         params = RunParams(
             p_value=bc.p_value, min_effect_percent=bc.min_effect_percent,
             higher_is_better=res.higher_is_better,
         )  # fmt: skip
         finding = judge_run(base, res.samples, res.version, params)
-        states[key] = base.snapshot()
         if finding is None:
             return None
         return build_regression(
@@ -105,54 +133,66 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             name=res.benchmark, labels=res.labels,
         )  # fmt: skip
 
-    def on_command(cmd: BaselineCommand, states: PartitionView) -> None:
-        for key in (f"s|{cmd.subject}", f"b|{cmd.subject}"):
-            if key not in states:
-                continue
-            if key.startswith("s|"):
-                st = DetectorState.restore(states[key])
-                apply_command(st, cmd.action, watch.params(""))
-                states[key] = st.snapshot()
-            else:
-                base = RunBaseline.restore(states[key])
-                if cmd.action == "reset":
-                    base = RunBaseline(generation=base.generation + 1)
-                else:
-                    base.pinned = cmd.action == "pin"
-                states[key] = base.snapshot()
+    def on_series_command(cmd: BaselineCommand, p: int) -> None:
+        st = state.get(p, f"s|{cmd.subject}", DetectorState.restore)
+        if st is not None:
+            apply_command(st, cmd.action, watch.params(""))
+            state.touch(p, f"s|{cmd.subject}")
             log.info("baseline %s: %s", cmd.subject, cmd.action)
+
+    def on_benchmark_command(cmd: BaselineCommand, p: int) -> None:
+        base = state.get(p, f"b|{cmd.subject}", RunBaseline.restore)
+        if base is not None:
+            if cmd.action == "reset":
+                base = RunBaseline(generation=base.generation + 1)
+            else:
+                base.pinned = cmd.action == "pin"
+            state.put(p, f"b|{cmd.subject}", base)
+            log.info("baseline %s: %s", cmd.subject, cmd.action)
+
+    async def on_command(cmd: BaselineCommand, raw: bytes, msg: Any) -> None:
+        if msg.key == COPY_KEY:
+            on_series_command(cmd, msg.partition)
+            return
+        on_benchmark_command(cmd, msg.partition)
+        for q in range(parts):
+            await commands.send(key=COPY_KEY, value=raw, partition=q)
 
     @app.agent(source, name="toka-regressions")
     async def regressions(stream: faust.StreamT) -> None:
         async for event in stream.events():
             msg = event.message
             raw: bytes = event.value
+            p = msg.partition
             with guard.record():
-                record = await decode_or_dead_letter(raw, msg, topics.deadletter, guard)
-                if record is None:
+                if msg.topic == batches:
+                    if state.replayed(p, msg.offset, msg.timestamp):
+                        guard.count("replayed")
+                        continue
+                    aggs = await decode_batch_or_dead_letter(raw, msg, topics.deadletter, guard)
+                    if aggs is None or not state.owns(p):
+                        continue
+                    found = on_batch(aggs, p)
+                    state.applied(p, msg.offset, msg.timestamp)
+                    if found:  # durable first: a replay must not find it again
+                        state.flush()
+                    await emit(found)
                     continue
-                states = PartitionView(table, msg.partition)
+                record = await decode_or_dead_letter(raw, msg, topics.deadletter, guard)
+                if record is None or not state.owns(p):
+                    continue
                 out = None
-                if isinstance(record, WindowAggregate):
-                    if not watch.wants(record.name):
-                        continue
-                    subject = series_subject(record, rc.version_labels)
-                    if msg.topic == names["aggregates"] and subject != record.series:
-                        await by_subject.send(key=subject.encode(), value=raw)
-                        continue
-                    out = on_aggregate(record, states)
-                elif isinstance(record, BenchmarkResult):
-                    out = on_benchmark(record, states)
+                if isinstance(record, BenchmarkResult):
+                    out = on_benchmark(record, p)
                 elif isinstance(record, BaselineCommand):
-                    on_command(record, states)
+                    await on_command(record, raw, msg)
                 else:
                     guard.count("unexpected_schema")
                     err = f"{type(record).__name__} is not an input of the regression stage"
                     await send_dead_letter(topics.deadletter, "unknown_schema", err, raw, msg)
                     continue
-                if out is not None:
-                    guard.count("regressions")
-                    await emit(out)
+                state.flush()  # rare records: written through
+                await emit([] if out is None else [out])
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
 

@@ -124,6 +124,10 @@ class BenchConfig(Block):
 
 
 class AnalyticsConfig(Block):
+    #: Detector state is kept in memory and written to its changelogged table at most this
+    #: often (and before every finding, rebalance and clean stop): a killed worker loses at
+    #: most this much detector history, never sends a finding twice.
+    state_flush_seconds: float = Field(10.0, gt=0)
     regressions: RegressionConfig = RegressionConfig()
     anomalies: AnomalyConfig = AnomalyConfig()
     capacity: CapacityConfig = CapacityConfig()

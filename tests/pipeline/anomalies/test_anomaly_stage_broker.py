@@ -1,6 +1,7 @@
 """The anomaly stage on the real broker: a process whose RSS grows for hours -> one
 ``leak_suspect`` with its growth rate and time to exhausting the host's memory; a spike on
-an ordinary series -> ``spike``. Records validate against their JSON Schema."""
+an ordinary series -> ``spike``. Input: one AggregateBatch per window close on the host's
+partition, as the windows stage sends them. Records validate against their JSON Schema."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import pytest
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.windows import series_id
-from schemas import WindowAggregate, decode, encode, new_id
+from schemas import WindowAggregate, decode, new_id
 from schemas.analytics import Anomaly
 from schemas.jsonschema_files import load
-from tests.pipeline.regressions.analytics_support import stage_worker
-from tests.support.kafka import collect, publish
+from tests.pipeline.regressions.analytics_support import batches, publish_batches, stage_worker
+from tests.support.kafka import collect
 
 pytestmark = pytest.mark.integration
 
@@ -53,10 +54,7 @@ def test_growing_rss_is_a_leak_suspect_and_a_spike_is_a_spike(
         records.append(agg("system_cpu_percent", {}, t, cpu))
     with stage_worker(broker, "pipeline.anomalies.stage", tmp_path, {}) as cfg:
         t = cfg.kafka.topic
-        asyncio.run(
-            publish(cfg.kafka.bootstrap_servers, t("aggregates"),
-                    [(r.series.encode(), encode(r)) for r in records])
-        )  # fmt: skip
+        publish_batches(cfg, batches(records), partition=1)
 
         def done(got: list[tuple[bytes, Anomaly]]) -> bool:
             kinds = {a.kind for _, a in got}

@@ -1,6 +1,6 @@
-"""The capacity stage on the real broker: a disk filling up (used and total series arriving
-on different partitions) -> a CapacityForecast whose time to critical is within 10% of the
-true time, valid against its JSON Schema."""
+"""The capacity stage on the real broker: a disk filling up (used and total series in the
+host's AggregateBatch records, one per window close) -> a CapacityForecast whose time to
+critical is within 10% of the true time, valid against its JSON Schema."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.windows import series_id
-from schemas import WindowAggregate, decode, encode, new_id
+from schemas import WindowAggregate, decode, new_id
 from schemas.analytics import CapacityForecast
 from schemas.jsonschema_files import load
-from tests.pipeline.regressions.analytics_support import stage_worker
-from tests.support.kafka import collect, publish
+from tests.pipeline.regressions.analytics_support import batches, publish_batches, stage_worker
+from tests.support.kafka import collect
 
 pytestmark = pytest.mark.integration
 
@@ -51,11 +51,7 @@ def test_disk_filling_up_forecasts_time_to_critical(broker: EmbeddedBroker, tmp_
             records.append(agg("system_disk_total_bytes", i, TOTAL))
     with stage_worker(broker, "pipeline.capacity.stage", tmp_path, SETTINGS) as cfg:
         t = cfg.kafka.topic
-        assert records[0].series.encode() != records[1].series.encode()
-        asyncio.run(
-            publish(cfg.kafka.bootstrap_servers, t("aggregates"),
-                    [(r.series.encode(), encode(r)) for r in records])
-        )  # fmt: skip
+        publish_batches(cfg, batches(records), partition=1)
 
         def complete(got: list[tuple[bytes, CapacityForecast]]) -> bool:
             return any(f.history_points >= N - 1 and f.capacity for _, f in got)

@@ -7,17 +7,34 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import groupby
 from pathlib import Path
 
 from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.topics import ensure_topics
-from schemas import new_id
+from schemas import AggregateBatch, WindowAggregate, encode, new_id
 from schemas.config import TokaConfig
-from tests.support.kafka import stop_process
+from tests.support.kafka import publish, stop_process
 
 WORKER_MAIN = Path(__file__).with_name("worker_main.py")
+
+
+def batches(aggregates: Iterable[WindowAggregate]) -> list[bytes]:
+    """AggregateBatch records as the windows stage sends them: one per window close."""
+    return [
+        encode(AggregateBatch(id=new_id(), aggregates=list(group)))
+        for _, group in groupby(aggregates, key=lambda a: a.window_end)
+    ]
+
+
+def publish_batches(cfg: TokaConfig, values: Iterable[bytes], partition: int = 0) -> list[int]:
+    """Send records to ``aggregate-batches``, all on ``partition`` as the windows stage
+    does for one host; returns their offsets."""
+    topic = cfg.kafka.topic("aggregate-batches")
+    records: list[tuple[bytes | None, bytes]] = [(None, v) for v in values]
+    return asyncio.run(publish(cfg.kafka.bootstrap_servers, topic, records, partition))
 
 
 def _flatten(prefix: str, value: object, out: dict[str, str]) -> None:

@@ -1,6 +1,7 @@
-"""The regression stage on the real broker: an injected step in aggregates -> Regression
-(plain and versioned series), a slower benchmark run -> Regression, bad bytes -> dead letter.
-Every record emitted validates against its JSON Schema file."""
+"""The regression stage on the real broker: an injected step in aggregate batches ->
+Regression (plain and versioned series), a slower benchmark run -> Regression, bad bytes
+-> dead letter. Every record emitted validates against its JSON Schema file. Detector state
+survives a clean restart and a SIGKILL, and no batch is applied twice."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pipeline.windows import series_id
 from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
 from schemas.analytics import BenchmarkResult, LatencyStats, Regression
 from schemas.jsonschema_files import load
-from tests.pipeline.regressions.analytics_support import stage_worker
+from tests.pipeline.regressions.analytics_support import batches, publish_batches, stage_worker
 from tests.support.kafka import collect, publish
 
 pytestmark = pytest.mark.integration
@@ -66,14 +67,12 @@ def test_step_and_slow_benchmark_produce_regressions(
             lambda i: {"route": "/b", "service.version": "1.0" if i < 30 else "1.1"}, 30, 45, 2,
         )  # fmt: skip
         t = cfg.kafka.topic
-        records = [(a.series.encode(), encode(a)) for a in plain + versioned]
-        records.append((b"junk", b"{not json"))
+        publish_batches(cfg, [*batches(sorted(plain + versioned, key=_end)), b"{not json"])
         runs = [
             bench([1.00, 1.02, 0.99, 1.01, 1.00], "a1"),
             bench([1.01, 0.98, 1.00, 1.02, 0.99], "a2"),
             bench([1.40, 1.42, 1.39, 1.41, 1.43], "a3"),
         ]
-        asyncio.run(publish(cfg.kafka.bootstrap_servers, t("aggregates"), records))
         asyncio.run(
             publish(cfg.kafka.bootstrap_servers, t("benchmarks"),
                     [(b"codec.decode", encode(r)) for r in runs])
@@ -126,35 +125,41 @@ def test_step_and_slow_benchmark_produce_regressions(
 
     dl = decode(dead[0], DeadLetter)
     jsonschema.validate(json.loads(dead[0]), load("toka.dead_letter.v1"))
-    assert dl.reason == "not_json" and dl.source_topic == t("aggregates")
+    assert dl.reason == "not_json" and dl.source_topic == t("aggregate-batches")
 
 
 def test_baseline_survives_a_worker_restart(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    """The detector state is in a changelogged table: a new worker recovers the baseline
-    and reports the step against it, instead of learning the step as its new baseline."""
+    """The detector state is in a changelogged table, written behind and flushed on a clean
+    stop: a new worker recovers the baseline and reports the step against it, instead of
+    learning the step as its new baseline."""
     series = aggregates("db_query_seconds", lambda i: {"db": "main"}, 25, 45, 3)
     with stage_worker(broker, "pipeline.regressions.stage", tmp_path, SETTINGS) as cfg:
         t = cfg.kafka.topic
-        first = [(a.series.encode(), encode(a)) for a in series[:24]]
-        asyncio.run(publish(cfg.kafka.bootstrap_servers, t("aggregates"), first))
-        asyncio.run(
-            collect(cfg.kafka.bootstrap_servers,
-                    f"{cfg.pipeline.app_id}-toka-regression-state-changelog",
-                    lambda g: len(g) >= 24, 60)
-        )  # fmt: skip
+        publish_batches(cfg, batches(series[:24]))
+        _wait_committed(cfg, 24)
     # The successor resumes after these offsets, so it cannot re-learn from the topic:
     # its baseline can only come from the table's changelog.
-    assert asyncio.run(_committed(cfg, t("aggregates"))) == 24
     prefix = cfg.kafka.topic_prefix
     with stage_worker(broker, "pipeline.regressions.stage", tmp_path, SETTINGS, prefix) as cfg:
-        rest = [(a.series.encode(), encode(a)) for a in series[24:]]
-        asyncio.run(publish(cfg.kafka.bootstrap_servers, t("aggregates"), rest))
+        publish_batches(cfg, batches(series[24:]))
         raw = asyncio.run(
             collect(cfg.kafka.bootstrap_servers, t("regressions"), lambda g: len(g) >= 1, 90)
         )
     reg = decode(raw[0], Regression)
     assert reg.direction == "regression" and reg.baseline.n == 20
     assert reg.baseline_id == "unversioned#0"  # the original baseline, not a re-learned one
+
+
+def _end(agg: WindowAggregate) -> float:
+    return agg.window_end
+
+
+def _wait_committed(cfg, n: int, timeout: float = 60.0) -> None:
+    topic = cfg.kafka.topic("aggregate-batches")
+    deadline = time.monotonic() + timeout
+    while (got := asyncio.run(_committed(cfg, topic))) < n:
+        assert time.monotonic() < deadline, f"committed {got} of {n}"
+        time.sleep(0.5)
 
 
 async def _committed(cfg, topic: str) -> int:
