@@ -16,12 +16,14 @@ from typing import Any
 from pipeline.alerts.grouping import digest, expire_groups, group_key
 from pipeline.alerts.machine import advance, effective_rank, new_state, observe
 from pipeline.alerts.model import Grouping, Rule
+from pipeline.alerts.routes import INSTANCE, Route, Routes
 from pipeline.alerts.templating import render
 from schemas.records import ZERO_TIME, Alert, WindowAggregate
 
 __all__ = ["RuleSet", "iso"]
 
-_INSTANCE = "a|"
+_INSTANCE = INSTANCE
+_UNREAD = object()
 #: Labels the engine sets itself; a rule file may not set them.
 GROUP_LABEL = "toka_group"
 
@@ -56,6 +58,7 @@ class RuleSet:
             for name in dict.fromkeys(names):
                 self._by_metric.setdefault(name, []).append(rule)
         self._rules = {r.name: r for r in self.rules}
+        self._routes = Routes(self._by_metric)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -72,35 +75,39 @@ class RuleSet:
     ) -> list[Alert]:
         """Feed one closed window of one series; returns the alert state changes it causes."""
         out: list[Alert] = []
-        for rule in self._by_metric.get(agg.name, ()):
-            if not all(m.matches(agg.labels) for m in rule.matchers):
-                continue
+        if agg.name not in self._by_metric:
+            return out  # most series: no rule reads them
+        # The matching rules and their instances, worked out once per series (routes.py).
+        for route in self._routes.get(agg):
+            rule = route.rule
             if not self._reads_window(rule, agg.window_end - agg.window_start):
                 continue
             if rule.kind == "threshold":
                 value = getattr(agg, rule.field)
                 if value is not None:
-                    labels = {**agg.labels, "host": agg.host}
                     out += self._data(
-                        rule, labels, float(value), agg.window_end, now=now, states=states
+                        rule, route, float(value), agg.window_end, now=now, states=states
                     )
             elif rule.kind == "ratio":
-                out += self._ratio(rule, agg, now, states)
+                out += self._ratio(rule, route, agg, now, states)
             else:
-                out += self._present(rule, agg, now, states)
+                out += self._present(rule, route, now, states)
         return out
 
     def _data(
         self,
         rule: Rule,
-        labels: dict[str, str],
+        route: Route,
         value: float,
         t: float,
         *,
         now: float,
         states: MutableMapping[str, Any],
     ) -> list[Alert]:
-        key, st = self._load(rule, labels, states)
+        stored = states.get(route.key)
+        if stored is None and route.quiet and rule.level_for(value, 0) == 0:
+            return []  # the common case: below every threshold, and it stays idle
+        key, st = self._load(rule, route, states, stored)
         if st["t"] is not None and t <= st["t"]:
             return []  # a duplicate after a restart, or out of order: already applied
         st = observe(rule, st, rule.level_for(value, st["rank"]), t)
@@ -108,7 +115,12 @@ class RuleSet:
         return self._commit(rule, key, st, t, now=now, states=states)
 
     def _ratio(
-        self, rule: Rule, agg: WindowAggregate, now: float, states: MutableMapping[str, Any]
+        self,
+        rule: Rule,
+        route: Route,
+        agg: WindowAggregate,
+        now: float,
+        states: MutableMapping[str, Any],
     ) -> list[Alert]:
         # The two series arrive as separate aggregates of the same window (maybe several
         # series per side when joined ``on`` fewer labels): collect each side per series in
@@ -117,11 +129,8 @@ class RuleSet:
         raw_value = getattr(agg, rule.field)
         if raw_value is None:
             return []
-        base = {**agg.labels, "host": agg.host}
-        on = rule.ratio.on
-        # ``on`` without host joins across hosts, e.g. a service's error rate
-        labels = base if on is None else {k: base.get(k, "") for k in on}
-        key, st = self._load(rule, labels, states)
+        # ``on`` without host joins across hosts, e.g. a service's error rate (routes.py)
+        key, st = self._load(rule, route, states)
         w = agg.window_end
         if st["t"] is not None and w <= st["t"]:
             return []  # that window was evaluated already
@@ -134,7 +143,7 @@ class RuleSet:
             # (the error series may simply not exist then): evaluate it as a ratio of 0.
             if part["d"]:
                 out += self._ratio_eval(rule, key, st, part, now=now, states=states)
-                key, st = self._load(rule, labels, states)
+                key, st = self._load(rule, route, states)
             part = {"w": w, "n": {}, "d": {}}
         side = "n" if agg.name == rule.ratio.numerator else "d"
         part = {**part, side: {**part[side], agg.series: float(raw_value)}}
@@ -163,15 +172,11 @@ class RuleSet:
         return self._commit(rule, key, st, w, now=now, states=states)
 
     def _present(
-        self, rule: Rule, agg: WindowAggregate, now: float, states: MutableMapping[str, Any]
+        self, rule: Rule, route: Route, now: float, states: MutableMapping[str, Any]
     ) -> list[Alert]:
         # Absence rules run on the wall clock: silence is about when we last heard, not
-        # about the event time of what we heard.
-        assert rule.absence is not None
-        base = {**agg.labels, "host": agg.host}
-        by = rule.absence.by
-        labels = base if by is None else {k: base.get(k, "") for k in by}
-        key, st = self._load(rule, labels, states)
+        # about the event time of what we heard. Per ``by`` labels: routes.py.
+        key, st = self._load(rule, route, states)
         fresh = st.get("seen") is not None and now - st["seen"] < _seen_slack(rule)
         if fresh and st["raw"] == 0 and st["rank"] == 0:
             return []  # heard recently enough: skip a changelog write per aggregate
@@ -223,13 +228,17 @@ class RuleSet:
     # -- state and notifications -------------------------------------------------------
 
     def _load(
-        self, rule: Rule, labels: dict[str, str], states: MutableMapping[str, Any]
+        self,
+        rule: Rule,
+        route: Route,
+        states: MutableMapping[str, Any],
+        stored: Any = _UNREAD,
     ) -> tuple[str, dict[str, Any]]:
-        fp = digest(rule.name, sorted(labels.items()))
-        key = _INSTANCE + fp
-        st = states.get(key)
+        """The instance's state key and state (``stored``: what the caller read already)."""
+        key = route.key
+        st = states.get(key) if stored is _UNREAD else stored
         if st is None:
-            return key, _fresh(rule, fp, labels)
+            return key, _fresh(rule, route.fp, dict(route.labels))  # the route keeps its own
         return key, _same_kind(rule, st)
 
     def _commit(
