@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
-from pipeline.windows.layouts import Layout, PendingBlocks, layout_of
+from pipeline.windows.layouts import VALUE, Layout, PendingBlocks, layout_of
 from pipeline.windows.series import Series, series_id, window_span
 from pipeline.windows.sketch import DEFAULT_ALPHA
 from pipeline.windows.snapshot import restore_store, snapshot_store
@@ -222,7 +222,7 @@ class WindowStore:
         if bts > now + self.max_future:
             return False
         n = len(batch.samples)
-        values = np.fromiter((s.value for s in batch.samples), np.float64, count=n)
+        values = np.fromiter(map(VALUE, batch.samples), np.float64, count=n)
         if np.isnan(values).any():
             return False
         blk, new = self._blocks.block_for(layout, p)

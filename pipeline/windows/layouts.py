@@ -12,6 +12,7 @@ by numpy, so per-sample Python work is paid once per pane, not once per sample.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,11 @@ from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.series import Series
 from schemas.records import Sample
 
-__all__ = ["Block", "Layout", "PendingBlocks", "layout_of"]
+__all__ = ["VALUE", "Block", "Layout", "PendingBlocks", "layout_of"]
+
+_NAME = attrgetter("name")
+_LABELS = attrgetter("labels")
+VALUE = attrgetter("value")
 
 
 class Layout:
@@ -36,11 +41,12 @@ class Layout:
         self._closed: tuple[int, int] = (-1, 0)  # (store flush epoch, max closed_until)
 
     def matches(self, samples: Sequence[Sample]) -> bool:
-        # Whole-list comparisons run in C: far cheaper than a dict lookup per sample.
+        # Whole-list comparisons run in C: far cheaper than a dict lookup per sample (and
+        # map with attrgetter builds the lists in C too).
         return (
             len(samples) == len(self.names)
-            and [s.name for s in samples] == self.names
-            and [s.labels for s in samples] == self.labels
+            and list(map(_NAME, samples)) == self.names
+            and list(map(_LABELS, samples)) == self.labels
         )
 
     def closed_until(self, epoch: int) -> int:

@@ -10,7 +10,9 @@ values, and buckets are computed once per pane or window, vectorised.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -75,6 +77,9 @@ class DDSketch:
         for store, sel in ((self.pos, keys[positive]), (self.neg, keys[~positive])):
             if sel.size:
                 uk, cnt = np.unique(sel, return_counts=True)
+                if not store:  # a new sketch (every window's): the same dict, built in C
+                    store.update(zip(uk.tolist(), cnt.tolist(), strict=True))
+                    continue
                 for k, c in zip(uk.tolist(), cnt.tolist(), strict=True):
                     store[k] = store.get(k, 0) + c
         self._bound()
@@ -107,23 +112,24 @@ class DDSketch:
         if n == 0:
             return [None] * len(qs)
         # Ascending order: most negative first (largest |x| key), then zeros, then positives.
-        order: list[tuple[float, int]] = [
-            (-self._value(k), self.neg[k]) for k in sorted(self.neg, reverse=True)
-        ]
+        # Cumulative counts and a bisection per quantile: bucket values only for the hits.
+        neg = sorted(self.neg, reverse=True)
+        pos = sorted(self.pos)
+        counts = [self.neg[k] for k in neg]
         if self.zero:
-            order.append((0.0, self.zero))
-        order.extend((self._value(k), self.pos[k]) for k in sorted(self.pos))
+            counts.append(self.zero)
+        counts.extend(self.pos[k] for k in pos)
+        cum = list(accumulate(counts))
         out: list[float | None] = []
         for q in qs:
-            rank = q * (n - 1)
-            seen = 0
-            for value, c in order:
-                seen += c
-                if seen > rank:
-                    out.append(value)
-                    break
+            # The first bucket whose cumulative count exceeds the rank (the last if none).
+            i = min(bisect_right(cum, q * (n - 1)), len(cum) - 1)
+            if i < len(neg):
+                out.append(-self._value(neg[i]))
+            elif self.zero and i == len(neg):
+                out.append(0.0)
             else:
-                out.append(order[-1][0])
+                out.append(self._value(pos[i - len(neg) - (1 if self.zero else 0)]))
         return out
 
     def to_dict(self) -> dict[str, Any]:
