@@ -77,6 +77,7 @@ class WindowStore:
         self._layouts: dict[tuple[str, str], Layout] = {}
         self._blocks = PendingBlocks()
         self._flush_epoch = 0
+        self._latest_now, self._clock_back = _NEG_INF, False
         self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0,
                       "row_records": 0}  # fmt: skip
 
@@ -113,6 +114,10 @@ class WindowStore:
         is judged against the watermark before this record, so one record spanning a
         spool replay does not make its own older samples late.
         """
+        if now < self._latest_now:
+            self._clock_back = True  # layouts.Layout.seen no longer bounds last_seen
+        else:
+            self._latest_now = now
         lkey = (batch.host, batch.source)
         layout = self._layouts.get(lkey)
         if (
@@ -205,6 +210,7 @@ class WindowStore:
             new_layout = layout_of(batch.samples, collect)
             if new_layout is not None:
                 self._layouts[lkey] = new_layout
+                new_layout.seen = now
         self._advance(wm, now)
         st = self.stats
         st["samples"] += len(batch.samples)
@@ -234,6 +240,7 @@ class WindowStore:
         blk.add(values, bts)
         for ser in layout.series:
             ser.last_seen = now
+        layout.seen = now
         self._advance(bts, now)
         self.stats["samples"] += n
         self.stats["row_records"] += 1
@@ -345,7 +352,9 @@ class WindowStore:
         if self._blocks:  # idle series must have all their samples in panes before a flush
             limit = now - self.idle_close
             self._blocks.materialize(
-                self.alpha, where=lambda b: any(s.last_seen <= limit for s in b.layout.series)
+                self.alpha,
+                where=lambda b: (self._clock_back or b.layout.seen <= limit)
+                and any(s.last_seen <= limit for s in b.layout.series),
             )
         expired: list[Series] = []
         for ser in self._by_sid.values():

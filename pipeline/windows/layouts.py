@@ -31,13 +31,16 @@ VALUE = attrgetter("value")
 class Layout:
     """The series of one record layout of one host, in sample order."""
 
-    __slots__ = ("names", "labels", "series", "block", "_closed")
+    __slots__ = ("names", "labels", "series", "block", "seen", "_closed")
 
     def __init__(self, samples: Sequence[Sample], series: list[Series]) -> None:
         self.names = [s.name for s in samples]
         self.labels = [s.labels for s in samples]
         self.series = series
         self.block: Block | None = None  # the block the last record went to
+        # Wall clock of the last record folded (the store sets it): while the clock never
+        # goes back, every series here was seen at or after it (no idle check needed).
+        self.seen = float("-inf")
         self._closed: tuple[int, int] = (-1, 0)  # (store flush epoch, max closed_until)
 
     def matches(self, samples: Sequence[Sample]) -> bool:
