@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 
+from pipeline.partitioner import CachingPartitioner
 from schemas.config import TokaConfig
 
 __all__ = ["STAGE_MODULES", "Topics", "create_app"]
@@ -96,6 +97,7 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "consumer_max_fetch_size": 16 * 1024 * 1024,
         "stream_buffer_maxsize": 32768,
         "broker_max_poll_records": 10000,
+        "producer_partitioner": CachingPartitioner(),
         "broker_session_timeout": cfg.pipeline.session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, cfg.pipeline.session_timeout_seconds / 10),
         **_app_options(cfg),

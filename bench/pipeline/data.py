@@ -1,7 +1,8 @@
 """Synthetic scrapes: one MetricBatch record of N samples per host per interval.
 
 Shaped like node_exporter output: per-CPU and per-device series, ~70% gauges and ~30%
-counters, host label sets repeated scrape after scrape (as real agents do).
+counters, host label sets repeated scrape after scrape, and each record says when its host
+scrapes next (``interval``), as real agents do.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def make_records(
             host = f"bench-{h:04d}"
             batch = MetricBatch(
                 id=new_id(), host=host, source="bench", ts=start + k * interval + h * 1e-4,
-                samples=samples,
+                samples=samples, interval=interval,
             )  # fmt: skip
             out.append((host.encode(), encode(batch)))
     return out

@@ -97,8 +97,8 @@ def measure_worker(
     stages: list[str] | None = None,
     timeout: float = 900.0,
 ) -> dict[str, float]:
-    """Run a real worker (every stage of ``toka worker``, or ``stages``) over the topic, from
-    the records its windows agent has taken: records, seconds, cpu_seconds, startup_s."""
+    """Run a real worker (every stage of ``toka worker``, or ``stages``) over the topic until it
+    has taken every record and its analytics have caught up (``_finished``)."""
     env = {
         **os.environ,
         "TOKA_KAFKA__BOOTSTRAP_SERVERS": cfg.kafka.bootstrap_servers,
@@ -126,13 +126,10 @@ def measure_worker(
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {proc.returncode}; see {log}")
             points = [tuple(map(float, ln.split())) for ln in progress.read_text().splitlines()
-                      if ln.count(" ") == 2]  # fmt: skip
-            if points and points[-1][1] >= expect:
-                # From the last report before the first record to the first at the end.
-                t0, n0, c0 = max((p for p in points if p[1] == 0), default=points[0])
-                t1, n1, c1 = min(p for p in points if p[1] >= expect)
-                return {"records": int(n1 - n0), "seconds": t1 - t0, "cpu_seconds": c1 - c0,
-                        "startup_s": t0 - start}  # fmt: skip
+                      if ln.count(" ") == 4]  # fmt: skip
+            span = _finished(points, expect)
+            if span is not None:
+                return {**span, "startup_s": span["t0"] - start}
             time.sleep(0.2)
         raise TimeoutError(f"worker did not finish in {timeout}s; see {log}")
     finally:
@@ -141,6 +138,24 @@ def measure_worker(
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _finished(points: list[tuple[float, ...]], expect: int) -> dict[str, float] | None:
+    """From the last report before the first record to the first report at which the worker
+    has taken every record AND its slowest analytics stream has taken every batch sent by
+    then (a full worker is not done while its analytics lag)."""
+    read_all = [p for p in points if p[1] >= expect]
+    if not read_all:
+        return None
+    t1, n1, c1, sent1, _ = read_all[0]
+    caught_up = [p for p in read_all if p[4] >= sent1]
+    if not caught_up:
+        return None
+    t2, _, c2, _, _ = caught_up[0]
+    t0, n0, c0, _, _ = max((p for p in points if p[1] == 0), default=points[0])
+    return {"records": int(n1 - n0), "seconds": t2 - t0, "cpu_seconds": c2 - c0, "t0": t0,
+            "windows_seconds": t1 - t0, "analytics_lag_s": t2 - t1,
+            "aggregate_batches": int(sent1)}  # fmt: skip
 
 
 def measure_sketch(n: int = 200_000) -> dict[str, float]:
