@@ -86,6 +86,9 @@ class Block:
 
     def materialize(self, alpha: float) -> None:
         """Fold the rows into each series' pane (creating it when needed)."""
+        if len(self.rows) == 1:
+            self._materialize_one(alpha)
+            return
         p = self.pane
         m = np.vstack(self.rows)  # rows x series
         k = m.shape[0]
@@ -132,6 +135,43 @@ class Block:
                     pane.flush(alpha)
             else:
                 pane.points.extend(zip(ts_list, cols[j], strict=True))
+                if len(pane.points) > POINTS_LIMIT:
+                    pane.thin()
+
+    def _materialize_one(self, alpha: float) -> None:
+        """One row (a scrape interval as long as the pane): what materialize does, without
+        the column reductions."""
+        p = self.pane
+        ts = self.ts[0]  # points keep it as given, last_ts as float (as materialize)
+        fts = float(ts)
+        for ser, v in zip(self.layout.series, self.rows[0].tolist(), strict=True):
+            pane = ser.panes.get(p)
+            if pane is None:
+                pane = ser.panes[p] = Pane()
+                pane.count = 1
+                pane.sum = 0.0 + v  # as += on a new pane
+                pane.min = pane.max = pane.last = v
+                pane.last_ts = fts
+                if ser.kind == "gauge":
+                    pane.vals = [v]
+                else:
+                    pane.points = [(ts, v)]
+                continue
+            pane.count += 1
+            pane.sum += v
+            if v < pane.min:  # noqa: PLR1730
+                pane.min = v
+            if v > pane.max:  # noqa: PLR1730
+                pane.max = v
+            if fts >= pane.last_ts:
+                pane.last_ts = fts
+                pane.last = v
+            if ser.kind == "gauge":
+                pane.vals.append(v)
+                if len(pane.vals) >= BUFFER_LIMIT:
+                    pane.flush(alpha)
+            else:
+                pane.points.append((ts, v))
                 if len(pane.points) > POINTS_LIMIT:
                     pane.thin()
 

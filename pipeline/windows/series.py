@@ -112,8 +112,20 @@ class Series:
         if span is None:
             span = window_span(t0, t1)
         wid = blake2b(self._id_prefix + span, digest_size=16).hexdigest()
-        count, total, lo, hi, last = totals(panes)
         kind = self.kind
+        if len(panes) == 1:
+            one = panes[0]
+            count, total, lo, hi, last = one.count, one.sum, one.min, one.max, one.last
+            if count == 1 and kind == "gauge" and one.sketch is None:
+                # One value (the production default: scrape interval = window): every
+                # quantile is it, as gauge_quantiles would say.
+                v = one.vals[0]
+                return WindowAggregate(
+                    wid, self.sid, self.name, self.host, t0, t1, 1, total, lo, hi, total / 1, last,
+                    self._labels.copy(), kind, None, v, v, v, v,
+                )  # fmt: skip
+        else:
+            count, total, lo, hi, last = totals(panes)
         # Positional, in WindowAggregate's field order: a quarter of the keyword cost.
         head = (wid, self.sid, self.name, self.host, t0, t1, count, total, lo, hi,
                 total / count, last, self._labels.copy(), kind)  # fmt: skip
