@@ -190,6 +190,12 @@ def gauge_quantiles(panes: Sequence[Pane], alpha: float, *, sketch: bool) -> tup
 def counter_rate(panes: Sequence[Pane], ref: Point | None) -> float | None:
     if len(panes) == 1:  # the common case: no generator, and 0 or 1 points need no sort
         p = panes[0]
+        if len(p.points) == 1 and ref is not None:  # one sample after the baseline
+            pt = p.points[0]
+            inc = 0 + p.carried  # the same additions, in the same order, as below
+            inc += _delta(ref[1], pt[1])
+            elapsed = pt[0] - ref[0]
+            return inc / elapsed if elapsed > 0 else None
         pts = sorted(p.points, key=by_ts) if len(p.points) > 1 else list(p.points)
         inc = 0 + p.carried  # as sum() would: same value, same type
     else:

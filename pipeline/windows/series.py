@@ -78,14 +78,17 @@ class Series:
         if p == self.cur_p:
             self.cur_p = self.cur = None
         if pane is not None and pane.points:
-            last = max(pane.points, key=by_ts)
+            pts = pane.points
+            last = pts[0] if len(pts) == 1 else max(pts, key=by_ts)
             if self.ref is None or last[0] >= self.ref[0]:
                 self.ref = last
 
     def _ref_before(self, start: int, start_ts: float) -> Point | None:
-        earlier = [p for p in self.panes if p < start and self.panes[p].points]
-        if earlier:
-            return max(self.panes[max(earlier)].points, key=by_ts)
+        # Usually no pane precedes the window (closed in order): one C-level min says so.
+        if min(self.panes, default=start) < start:
+            earlier = [p for p in self.panes if p < start and self.panes[p].points]
+            if earlier:
+                return max(self.panes[max(earlier)].points, key=by_ts)
         if self.ref is not None and self.ref[0] < start_ts:
             return self.ref
         return None

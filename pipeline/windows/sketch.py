@@ -115,10 +115,10 @@ class DDSketch:
         # Cumulative counts and a bisection per quantile: bucket values only for the hits.
         neg = sorted(self.neg, reverse=True)
         pos = sorted(self.pos)
-        counts = [self.neg[k] for k in neg]
+        counts = list(map(self.neg.__getitem__, neg))
         if self.zero:
             counts.append(self.zero)
-        counts.extend(self.pos[k] for k in pos)
+        counts.extend(map(self.pos.__getitem__, pos))
         cum = list(accumulate(counts))
         out: list[float | None] = []
         for q in qs:
