@@ -5,6 +5,9 @@ code inside a stream iteration may write. Alert transitions also happen in timer
 window close, absence, keep_firing_for), so keys here are ``"<partition>|<key>"`` and the
 partition is read back from the key: the state of a series stays on the partition of the
 metrics that feed it, and moves with it on a rebalance.
+
+``WriteBehind`` keeps the analytics stages' states live in memory over such a table and
+writes them back in bulk, with the input position they include.
 """
 
 from __future__ import annotations

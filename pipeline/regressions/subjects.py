@@ -56,12 +56,21 @@ class Watch:
             per_period=rc.seasonal_buckets_per_period,
             min_strength=rc.seasonal_min_strength,
         )
+        # fnmatch per aggregate is not cheap; names are few
+        self._wants: dict[str, bool] = {}
+        self._better: dict[str, bool] = {}
 
     def params(self, name: str) -> DetectorParams:
-        return self._params[_matches(name, self.rc.higher_is_better)]
+        better = self._better.get(name)
+        if better is None:
+            better = self._better[name] = _matches(name, self.rc.higher_is_better)
+        return self._params[better]
 
     def wants(self, name: str) -> bool:
-        return not self.rc.series or _matches(name, self.rc.series)
+        hit = self._wants.get(name)
+        if hit is None:
+            hit = self._wants[name] = not self.rc.series or _matches(name, self.rc.series)
+        return hit
 
 
 def params_for(rc: RegressionConfig, *, higher_is_better: bool) -> DetectorParams:

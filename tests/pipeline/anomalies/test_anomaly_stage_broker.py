@@ -6,16 +6,18 @@ partition, as the windows stage sends them. Records validate against their JSON 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 
 import jsonschema
 import numpy as np
+import orjson
 import pytest
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.windows import series_id
-from schemas import WindowAggregate, decode, new_id
+from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
 from schemas.analytics import Anomaly
 from schemas.jsonschema_files import load
 from tests.pipeline.regressions.analytics_support import batches, publish_batches, stage_worker
@@ -76,3 +78,35 @@ def test_growing_rss_is_a_leak_suspect_and_a_spike_is_a_spike(
     spikes = [a for _, a in got if a.kind == "spike"]
     assert [a.name for a in spikes] == ["system_cpu_percent"]
     assert spikes[0].observed == 90.0 and spikes[0].window_end == T0 + 60 * 150
+
+
+def test_a_bad_batch_goes_to_dead_letter_and_the_next_is_processed(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Undecodable batch -> dead letter whole; a batch with one bad aggregate -> that one
+    to dead letter, its good neighbour scored; later batches still find the spike."""
+    rng = np.random.default_rng(3)
+    cpu = [agg("system_cpu_percent", {}, T0 + 60 * i, 20 + rng.normal(0, 1)) for i in range(30)]
+    spike = agg("system_cpu_percent", {}, T0 + 60 * 30, 90.0)
+    bad = {**orjson.loads(encode(cpu[0])), "id": new_id(), "count": "many"}
+    mixed = orjson.dumps(
+        {"schema": "toka.aggregate_batch.v1", "id": new_id(),
+         "aggregates": [bad, orjson.loads(encode(cpu[0]))]}
+    )  # fmt: skip
+    with stage_worker(broker, "pipeline.anomalies.stage", tmp_path, {}) as cfg:
+        t = cfg.kafka.topic
+        publish_batches(cfg, [b"{not json", mixed, *batches(cpu[1:] + [spike])])
+        got = asyncio.run(
+            collect(cfg.kafka.bootstrap_servers, t("anomalies"), lambda g: len(g) >= 1, 60,
+                    decode=lambda b: decode(b, Anomaly))
+        )  # fmt: skip
+        dead = asyncio.run(
+            collect(cfg.kafka.bootstrap_servers, t("deadletter"), lambda g: len(g) >= 2, 30,
+                    decode=lambda b: decode(b, DeadLetter))
+        )  # fmt: skip
+    assert [(a.kind, a.observed, a.window_end) for a in got] == [("spike", 90.0, spike.window_end)]
+    assert [(d.reason, d.source_topic, d.offset) for d in dead] == [
+        ("not_json", t("aggregate-batches"), 0),
+        ("wrong_type", t("aggregate-batches"), 1),
+    ]
+    assert orjson.loads(base64.b64decode(dead[1].original_b64)) == bad

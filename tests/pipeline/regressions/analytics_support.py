@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from pipeline.broker import EmbeddedBroker, free_port
 from pipeline.topics import ensure_topics
@@ -37,6 +39,41 @@ def publish_batches(cfg: TokaConfig, values: Iterable[bytes], partition: int = 0
     return asyncio.run(publish(cfg.kafka.bootstrap_servers, topic, records, partition))
 
 
+def changelog(
+    cfg: TokaConfig, table: str, until: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+) -> dict[str, Any]:
+    """The latest value of every key of ``table``'s changelog, once ``until`` holds."""
+    return asyncio.run(_changelog(cfg, f"{cfg.pipeline.app_id}-{table}-changelog", until, timeout))
+
+
+async def _changelog(
+    cfg: TokaConfig, topic: str, until: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=cfg.kafka.bootstrap_servers, auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    latest: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for msgs in (await consumer.getmany(timeout_ms=500)).values():
+                for m in msgs:
+                    k = json.loads(m.key)
+                    if m.value is None:
+                        latest.pop(k, None)
+                    else:
+                        latest[k] = json.loads(m.value)
+            if until(latest):
+                return latest
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"timed out on {topic}: {latest}")
+
+
 def _flatten(prefix: str, value: object, out: dict[str, str]) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
@@ -52,10 +89,13 @@ def stage_worker(
     tmp: Path,
     analytics: dict[str, object],
     prefix: str | None = None,
+    *,
+    kill: bool = False,
 ) -> Iterator[TokaConfig]:
     """A worker running ``stage`` with ``analytics`` settings; yields the matching config.
 
     Pass the ``prefix`` of an earlier worker to run its successor (same topics and app id).
+    ``kill``: end it with SIGKILL (no flush, no commit) instead of a clean stop.
     """
     prefix = prefix or f"a{new_id()[:6]}."
     cfg = TokaConfig(
@@ -85,7 +125,10 @@ def stage_worker(
     try:
         yield cfg
     finally:
-        code = stop_process(proc)
+        if kill:
+            proc.kill()
+            proc.wait()
+        code = 0 if kill else stop_process(proc)
         text = log.read_text(errors="replace")
         assert code == 0, f"worker exited with {code}:\n{text[-3000:]}"
         assert "Traceback" not in text, text[-3000:]

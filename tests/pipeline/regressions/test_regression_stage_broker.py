@@ -20,12 +20,18 @@ from pipeline.windows import series_id
 from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
 from schemas.analytics import BenchmarkResult, LatencyStats, Regression
 from schemas.jsonschema_files import load
-from tests.pipeline.regressions.analytics_support import batches, publish_batches, stage_worker
+from tests.pipeline.regressions.analytics_support import (
+    batches,
+    changelog,
+    publish_batches,
+    stage_worker,
+)
 from tests.support.kafka import collect, publish
 
 pytestmark = pytest.mark.integration
 
 SETTINGS = {"regressions": {"baseline_windows": 20, "current_windows": 5}}
+STATE = "toka-regression-state"
 
 
 def aggregates(name: str, labels_at, step_at: int, n: int, seed: int) -> list[WindowAggregate]:
@@ -148,6 +154,36 @@ def test_baseline_survives_a_worker_restart(broker: EmbeddedBroker, tmp_path: Pa
     reg = decode(raw[0], Regression)
     assert reg.direction == "regression" and reg.baseline.n == 20
     assert reg.baseline_id == "unversioned#0"  # the original baseline, not a re-learned one
+
+
+def test_a_killed_worker_applies_no_batch_twice(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """SIGKILL once the state is flushed (its offsets may not be committed yet): the
+    successor recovers the state with its position and skips any batch it replays, so
+    every window is observed exactly once and the step is reported once."""
+    settings = {**SETTINGS, "state_flush_seconds": 0.5}
+    series = aggregates("cache_get_seconds", lambda i: {"cache": "l1"}, 25, 45, 4)
+    key = f"0|s|{series[0].series}"
+    with stage_worker(broker, "pipeline.regressions.stage", tmp_path, settings, kill=True) as cfg:
+        publish_batches(cfg, batches(series[:24]))
+        changelog(cfg, "toka-analytics-positions", lambda s: s.get("0|regressions", [0])[0] == 23)
+    prefix = cfg.kafka.topic_prefix
+    with stage_worker(
+        broker, "pipeline.regressions.stage", tmp_path, settings, prefix
+    ) as cfg:  # fmt: skip
+        publish_batches(cfg, batches(series[24:]))
+        raw = asyncio.run(
+            collect(cfg.kafka.bootstrap_servers, cfg.kafka.topic("regressions"),
+                    lambda g: len(g) >= 1, 90)
+        )  # fmt: skip
+        state = changelog(cfg, STATE, lambda s: s.get(key, {}).get("seen") == 45)
+        time.sleep(2)  # room for a second (wrong) report
+        again = asyncio.run(
+            collect(cfg.kafka.bootstrap_servers, cfg.kafka.topic("regressions"),
+                    lambda g: len(g) >= 1, 10)
+        )  # fmt: skip
+    assert state[key]["seen"] == 45 and len(again) == 1
+    reg = decode(raw[0], Regression)
+    assert reg.baseline_id == "unversioned#0" and reg.baseline.n == 20
 
 
 def _end(agg: WindowAggregate) -> float:

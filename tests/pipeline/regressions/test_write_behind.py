@@ -1,0 +1,108 @@
+"""WriteBehind (pipeline.tables), the analytics stages' state cache, over plain dicts in
+place of Faust tables: one write per dirty key per flush, copies not live objects, and
+positions that make a replayed batch skippable only once its state is written."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipeline.tables import WriteBehind
+
+
+@dataclass
+class Counter:
+    values: list[float] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Counter:
+        return cls(**data)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cache(table: dict, positions: dict, clock: Clock | None = None) -> WriteBehind:
+    return WriteBehind(table, positions, "test", 10.0, clock=clock or Clock())
+
+
+def test_many_changes_one_write_of_a_copy() -> None:
+    table: dict[str, Any] = {}
+    wb = cache(table, {})
+    for v in range(5):
+        wb.use(0, "s|a", Counter.restore, Counter).values.append(v)
+    assert table == {}  # nothing written before a flush
+    assert wb.flush() == 1
+    assert table == {"0|s|a": {"values": [0, 1, 2, 3, 4]}}
+    wb.use(0, "s|a", Counter.restore, Counter).values.append(5)
+    assert table["0|s|a"]["values"] == [0, 1, 2, 3, 4]  # a copy, not the live object
+    assert wb.flush() == 1 and wb.flush() == 0
+
+
+def test_restores_once_and_plain_values_are_copied() -> None:
+    table: dict[str, Any] = {"1|s|a": {"values": [1.0]}, "1|h|web": {"used": 1}}
+    wb = cache(table, {})
+    st = wb.get(1, "s|a", Counter.restore)
+    assert st == Counter([1.0]) and wb.get(1, "s|a", Counter.restore) is st
+    host = wb.use(1, "h|web", None, dict)
+    host["free"] = 2
+    wb.flush()
+    host["free"] = 3
+    assert table["1|h|web"] == {"used": 1, "free": 2}
+    assert wb.get(1, "s|missing", Counter.restore) is None
+
+
+def test_put_none_deletes_and_keys_see_both_sides() -> None:
+    table: dict[str, Any] = {"0|d|1": [1], "0|d|2": [2], "1|d|9": [9]}
+    wb = cache(table, {})
+    wb.put(0, "d|1", None)
+    wb.put(0, "d|3", [3])
+    assert wb.keys(0) == ["d|2", "d|3"]
+    wb.flush()
+    assert table == {"0|d|2": [2], "0|d|3": [3], "1|d|9": [9]}
+
+
+def test_a_batch_is_replayed_only_once_its_state_is_written() -> None:
+    table: dict[str, Any] = {}
+    positions: dict[str, Any] = {}
+    wb = cache(table, positions)
+    wb.use(2, "s|a", Counter.restore, Counter).values.append(1.0)
+    wb.applied(2, 7, 1000.0)
+    # killed before a flush: neither the state nor the position is kept
+    assert not cache(table, positions).replayed(2, 7, 1000.0)
+    wb.flush()
+    after = cache(table, positions)
+    assert after.replayed(2, 7, 1000.0) and after.replayed(2, 3, 990.0)
+    assert not after.replayed(2, 8, 1001.0)
+    assert not after.replayed(1, 7, 1000.0)  # another partition
+    assert not after.replayed(2, 3, 2000.0)  # a recreated topic: offsets restart, newer time
+    assert after.get(2, "s|a", Counter.restore) == Counter([1.0])
+
+
+def test_due_after_flush_seconds() -> None:
+    clock = Clock()
+    wb = cache({}, {}, clock)
+    assert not wb.due()
+    clock.now = 10.0
+    assert wb.due()
+    wb.flush()
+    assert not wb.due()
+
+
+def test_forget_drops_live_objects() -> None:
+    table: dict[str, Any] = {}
+    wb = cache(table, {})
+    wb.use(0, "s|a", Counter.restore, Counter).values.append(1.0)
+    wb.flush()
+    wb.forget()
+    table["0|s|a"] = {"values": [9.0]}  # the partition's next owner wrote it
+    assert wb.get(0, "s|a", Counter.restore) == Counter([9.0])
+    assert wb.owns(0)  # not attached to a consumer: every partition
