@@ -13,7 +13,6 @@ order) the store has seen from the same host and source folds as one numpy row
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
 from pipeline.windows.layouts import VALUE, Layout, PendingBlocks, layout_of
+from pipeline.windows.order import Group, in_order
 from pipeline.windows.series import Series, series_id, window_span
 from pipeline.windows.sketch import DEFAULT_ALPHA
 from pipeline.windows.snapshot import restore_store, snapshot_store
@@ -303,7 +303,7 @@ class WindowStore:
         """Windows whose end + grace <= the watermark or whose end <= ``complete_until``
         (the sources' promise, see completeness.py), plus all windows of series idle for
         ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``."""
-        out: list[WindowAggregate] = []
+        out: list[Group] = []
         if complete_until != _NEG_INF:
             self._complete_lim = max(self._complete_lim, int(complete_until // self.width))
         if self.watermark != _NEG_INF:
@@ -313,12 +313,11 @@ class WindowStore:
             out.extend(self._close_until(lim))
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
-            out.extend(self._close_idle(now))
-        out.sort(key=_ORDER)  # deterministic
-        return out
+            out.extend((a.window_end, a.window_start, [a]) for a in self._close_idle(now))
+        return in_order(out)  # deterministic: by window end, start, series (order.py)
 
-    def _close_until(self, lim: int) -> list[WindowAggregate]:
-        out: list[WindowAggregate] = []
+    def _close_until(self, lim: int) -> list[Group]:
+        out: list[Group] = []
         present = sorted(p for p in self._by_pane if p < lim)
         if not present:
             return out
@@ -333,12 +332,15 @@ class WindowStore:
             for st in sorted(starts):
                 end = st + spec.size
                 span = window_span(st * self._width_ms / 1000, end * self._width_ms / 1000)
+                group = []
                 for ser in starts[st]:
                     agg = ser.aggregate(
                         st, end, self._width_ms, self.alpha, sketch=self.emit_sketches, span=span
                     )
                     if agg is not None:
-                        out.append(agg)
+                        group.append(agg)
+                if group:
+                    out.append((group[0].window_end, group[0].window_start, group))
             if lim > done:
                 self._emitted[i] = lim
         for p in present:
@@ -416,4 +418,3 @@ class WindowStore:
 
 
 _KINDS = frozenset(("gauge", "counter", "histogram"))
-_ORDER = attrgetter("window_end", "window_start", "series")
