@@ -119,9 +119,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 if state.replayed(p, msg.offset, msg.timestamp):
                     guard.count("replayed")
                     continue
-                aggs = await decode_batch_or_dead_letter(
-                    event.value, msg, topics.deadletter, guard
-                )
+                aggs = await decode_batch_or_dead_letter(event.value, msg, topics.deadletter, guard)
                 if aggs is None or not state.owns(p):
                     continue
                 found = on_batch(aggs, p)

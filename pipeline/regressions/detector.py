@@ -10,9 +10,11 @@ until ``toka baseline unpin|reset``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Literal
+
+import msgspec
 
 from pipeline.anomalies.seasonal import Seasonal, dominant, learn, season_at
 from pipeline.regressions.stats import (
@@ -83,7 +85,7 @@ class DetectorState:
     season_active: bool = False
 
     def snapshot(self) -> dict[str, Any]:
-        return asdict(self)
+        return msgspec.to_builtins(self)  # a deep copy, ~70x faster than asdict
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> DetectorState:
