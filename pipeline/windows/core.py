@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.windows.aggregate import BUFFER_LIMIT, POINTS_LIMIT, Pane
 from pipeline.windows.cardinality import GLOBAL_OVERFLOW, OVERFLOW_LABEL, CardinalityCaps
+from pipeline.windows.idle import close_idle
 from pipeline.windows.layouts import VALUE, Layout, PendingBlocks, layout_of
 from pipeline.windows.order import Group, in_order
 from pipeline.windows.series import Series, series_id, window_span
@@ -78,6 +79,7 @@ class WindowStore:
         self._blocks = PendingBlocks()
         self._flush_epoch = 0
         self._latest_now, self._clock_back = _NEG_INF, False
+        self._seen_bound: float | None = None  # see idle.py
         self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0,
                       "row_records": 0}  # fmt: skip
 
@@ -294,6 +296,7 @@ class WindowStore:
             sid, host, name, labels, kind if kind in _KINDS else "gauge", overflow=overflow
         )
         self._by_sid[sid] = ser  # overflow series are found by sid only, never cached by key
+        self._seen_bound = None  # it may never be fed (idle.py)
         return ser
 
     # -- closing --
@@ -313,7 +316,7 @@ class WindowStore:
             out.extend(self._close_until(lim))
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
-            out.extend((a.window_end, a.window_start, [a]) for a in self._close_idle(now))
+            out.extend((a.window_end, a.window_start, [a]) for a in close_idle(self, now))
         return in_order(out)  # deterministic: by window end, start, series (order.py)
 
     def _close_until(self, lim: int) -> list[Group]:
@@ -348,64 +351,6 @@ class WindowStore:
                 for ser in self._by_pane.pop(p):
                     ser.drop_pane(p)
         return out
-
-    def _close_idle(self, now: float) -> list[WindowAggregate]:
-        out: list[WindowAggregate] = []
-        if self._blocks:  # idle series must have all their samples in panes before a flush
-            limit = now - self.idle_close
-            self._blocks.materialize(
-                self.alpha,
-                where=lambda b: (self._clock_back or b.layout.seen <= limit)
-                and any(s.last_seen <= limit for s in b.layout.series),
-            )
-        expired: list[Series] = []
-        for ser in self._by_sid.values():
-            idle = now - ser.last_seen
-            if ser.panes and idle >= self.idle_close:
-                out.extend(self._flush_series(ser))
-            elif not ser.panes and idle >= self.series_ttl:
-                expired.append(ser)
-        for ser in expired:
-            self._expire(ser)
-        return out
-
-    def _flush_series(self, ser: Series) -> list[WindowAggregate]:
-        """Emit every open window of one series now, and refuse later samples for them."""
-        out: list[WindowAggregate] = []
-        panes = sorted(ser.panes)
-        closed_until = ser.closed_until
-        for i, spec in enumerate(self.specs):
-            for st in sorted(spec.windows_over(panes)):
-                if st + spec.size > self._emitted[i]:
-                    agg = ser.aggregate(
-                        st, st + spec.size, self._width_ms, self.alpha, sketch=self.emit_sketches
-                    )
-                    if agg is not None:
-                        out.append(agg)
-                    closed_until = max(closed_until, st + spec.size)
-        for p in panes:
-            members = self._by_pane.get(p)
-            if members is not None:
-                members.discard(ser)
-                if not members:
-                    del self._by_pane[p]
-            ser.drop_pane(p)
-        ser.closed_until = closed_until
-        self._flush_epoch += 1
-        return out
-
-    def _expire(self, ser: Series) -> None:
-        del self._by_sid[ser.sid]
-        for key in [k for k, lay in self._layouts.items() if k[0] == ser.host]:
-            del self._layouts[key]  # its series list may hold this one
-        hmap = self._hosts.get(ser.host)
-        if hmap is not None:
-            for key in ser.keys:
-                hmap.pop(key, None)
-            if not hmap:
-                del self._hosts[ser.host]
-        self.caps.release(ser.name, ser.overflow)
-        self.stats["expired"] += 1
 
     # -- state (snapshot.py) --
     def snapshot(self) -> dict[str, Any]:

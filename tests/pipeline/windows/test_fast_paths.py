@@ -50,3 +50,15 @@ def test_window_ids_are_the_documented_hash() -> None:
     assert len(aggs) == 4
     for a in aggs:
         assert a.id == window_id(a.series, a.window_start, a.window_end)
+
+
+def test_idle_scan_after_the_wall_clock_steps_back() -> None:
+    # The idle scan is skipped while every series was seen after the oldest last_seen of
+    # the previous scan (idle.py): a series fed at an earlier wall-clock time breaks that.
+    store = WindowStore([10.0], grace=1.0, idle_close=15.0)
+    store.add_batch(_record(1000.0, "a", [1.0, 2.0]), 1000.0)
+    assert store.close_due(1000.0) == []  # a full scan: every series seen at 1000
+    store.add_batch(_record(1001.0, "b", [5.0]), 980.0)  # i=0 again, the clock stepped back
+    assert store.close_due(980.0) == []
+    out = store.close_due(1001.0)  # i=0 has been silent since 980: idle
+    assert [(a.labels["i"], a.count, a.sum) for a in out] == [("0", 2, 6.0)]

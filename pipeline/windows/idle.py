@@ -1,0 +1,93 @@
+"""Closing by the wall clock: windows of series gone quiet, and series expired from state.
+
+A series silent for ``idle_close`` seconds gets all its open windows out at once (so a host
+that stops still gets its last window), and one without open windows silent for
+``series_ttl`` seconds is forgotten. Finding them takes a pass over every series; the pass
+also notes the oldest ``last_seen`` it saw, and while no series was created since and the
+wall clock never stepped back, every series was seen at or after it: a scan before that
+bound is old enough to matter has nothing to find and is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.windows.series import Series
+from schemas.records import WindowAggregate
+
+if TYPE_CHECKING:
+    from pipeline.windows.core import WindowStore
+
+__all__ = ["close_idle"]
+
+
+def close_idle(store: WindowStore, now: float) -> list[WindowAggregate]:
+    out: list[WindowAggregate] = []
+    bound = store._seen_bound  # every series' last_seen >= this, or None: unknown
+    quiet_since = now - min(store.idle_close, store.series_ttl)
+    if bound is not None and not store._clock_back and bound > quiet_since:
+        return out  # no series can be idle or expired yet
+    if store._blocks:  # idle series must have all their samples in panes before a flush
+        limit = now - store.idle_close
+        store._blocks.materialize(
+            store.alpha,
+            where=lambda b: (
+                (store._clock_back or b.layout.seen <= limit)
+                and any(s.last_seen <= limit for s in b.layout.series)
+            ),
+        )
+    expired: list[Series] = []
+    oldest = float("inf")
+    for ser in store._by_sid.values():
+        idle = now - ser.last_seen
+        if ser.panes and idle >= store.idle_close:
+            out.extend(_flush_series(store, ser))
+        elif not ser.panes and idle >= store.series_ttl:
+            expired.append(ser)
+            continue
+        if ser.last_seen < oldest:  # noqa: PLR1730
+            oldest = ser.last_seen
+    for ser in expired:
+        _expire(store, ser)
+    store._seen_bound = oldest  # until a series is created (WindowStore._create)
+    return out
+
+
+def _flush_series(store: WindowStore, ser: Series) -> list[WindowAggregate]:
+    """Emit every open window of one series now, and refuse later samples for them."""
+    out: list[WindowAggregate] = []
+    panes = sorted(ser.panes)
+    closed_until = ser.closed_until
+    for i, spec in enumerate(store.specs):
+        for st in sorted(spec.windows_over(panes)):
+            if st + spec.size > store._emitted[i]:
+                agg = ser.aggregate(
+                    st, st + spec.size, store._width_ms, store.alpha, sketch=store.emit_sketches
+                )
+                if agg is not None:
+                    out.append(agg)
+                closed_until = max(closed_until, st + spec.size)
+    for p in panes:
+        members = store._by_pane.get(p)
+        if members is not None:
+            members.discard(ser)
+            if not members:
+                del store._by_pane[p]
+        ser.drop_pane(p)
+    ser.closed_until = closed_until
+    store._flush_epoch += 1
+    return out
+
+
+def _expire(store: WindowStore, ser: Series) -> None:
+    del store._by_sid[ser.sid]
+    for key in [k for k in store._layouts if k[0] == ser.host]:
+        del store._layouts[key]  # its series list may hold this one
+    hmap = store._hosts.get(ser.host)
+    if hmap is not None:
+        for key in ser.keys:
+            hmap.pop(key, None)
+        if not hmap:
+            del store._hosts[ser.host]
+    store.caps.release(ser.name, ser.overflow)
+    store.stats["expired"] += 1
