@@ -52,9 +52,10 @@ def instance_labels(rule: Rule, labels: Mapping[str, str], host: str) -> dict[st
 class Routes:
     """Routes per series id, for the rules that read each metric name."""
 
-    def __init__(self, by_metric: Mapping[str, Sequence[Rule]], limit: int = 100_000) -> None:
+    def __init__(self, by_metric: Mapping[str, Sequence[Rule]], limit: int = 50_000) -> None:
         self._by_metric = by_metric
-        self._limit = limit  # series come and go: forget them all now and then
+        # Series come and go: forget them all now and then (about 1 KB per series and rule).
+        self._limit = limit
         self._cache: dict[str, tuple[str, str, dict[str, str], list[Route]]] = {}
 
     def get(self, agg: WindowAggregate) -> list[Route]:
