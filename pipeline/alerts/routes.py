@@ -54,7 +54,7 @@ class Routes:
 
     def __init__(self, by_metric: Mapping[str, Sequence[Rule]], limit: int = 50_000) -> None:
         self._by_metric = by_metric
-        # Series come and go: forget them all now and then (about 1 KB per series and rule).
+        # Series come and go: forget them all now and then (about 750 bytes per series and rule).
         self._limit = limit
         self._cache: dict[str, tuple[str, str, dict[str, str], list[Route]]] = {}
 
