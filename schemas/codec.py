@@ -87,11 +87,11 @@ def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:
     if dec is not _NO_FAST and type(data) in (bytes, str):
         try:
             out = dec.decode(data)
+            same = (data.isascii() or _is_utf8(data)) and (type(out) not in _WIDE or _ints_ok(out))
         except Exception:  # msgspec's errors, UnicodeDecodeError, RecursionError: see below
-            out = None
-        else:
-            if (data.isascii() or _is_utf8(data)) and (type(out) not in _WIDE or _ints_ok(out)):
-                return out
+            same = False
+        if same:
+            return out
     return _decode_slow(data, expect)
 
 

@@ -115,6 +115,12 @@ class _Unregistered(msgspec.Struct, tag_field="schema", tag="toka.metric_batch.v
     id: str
 
 
+@pytest.mark.parametrize("depth", [10, 600, 900, 1100])
+def test_deeply_nested_any_values(depth: int) -> None:
+    nested = b"[" * depth + b"1" + b"]" * depth
+    _same(_SPAN % (b"1", nested), SpanBatch)
+
+
 def test_an_unregistered_type_takes_the_old_path() -> None:
     # Its tag is MetricBatch's, but only registered types decode: unknown_schema as before.
     _same(_MB % (b"1", b""), _Unregistered)
