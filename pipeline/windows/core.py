@@ -117,7 +117,7 @@ class WindowStore:
         spool replay does not make its own older samples late.
         """
         if now < self._latest_now:
-            self._clock_back = True  # layouts.Layout.seen no longer bounds last_seen
+            self._clock_back = True  # Layout.seen and idle.py's bound no longer bound last_seen
         else:
             self._latest_now = now
         lkey = (batch.host, batch.source)
