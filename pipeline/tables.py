@@ -123,10 +123,13 @@ class WriteBehind:
 
     With the state, ``flush`` records the offset and timestamp of the last input batch
     applied on each partition (``applied``) in the positions table; a batch at or below
-    it is already in the state and ``replayed`` says to skip it. So after a crash no batch
-    is applied twice, and a stage that flushes before sending a finding never sends it
-    twice. What a killed worker loses is the state since the last flush: at most
-    ``flush_seconds`` of history (a rebalance or a clean stop flushes first).
+    it is already in the state and ``replayed`` says to skip it. Records are acked only
+    by ``settle`` (a flush every ``flush_seconds``, delivered, then the acks), so Kafka
+    commits no offset past what the table holds. A killed worker therefore loses nothing:
+    its successor replays the uncommitted records and skips those already in the state,
+    applying each batch exactly once; a stage that flushes before sending a finding never
+    sends it twice. The price of a longer interval is replay work after a crash and a
+    table that trails the live state, not lost history.
     """
 
     def __init__(
@@ -147,7 +150,9 @@ class WriteBehind:
         self._applied: dict[int, list[float] | None] = {}
         self._moved: set[int] = set()
         self._owned: set[int] | None = None  # None: not attached to a consumer
-        self._flushed_at = clock()
+        self._held: list[tuple[Any, Any]] = []  # (stream, event), acked by settle()
+        self._epoch = 0  # bumped by forget(): acks from before a rebalance are void
+        self._settled_at = clock()
 
     def get(self, partition: int, key: str, restore: Any = None) -> Any:
         """The live state of ``key`` (restored from the table on first use), or None."""
@@ -197,8 +202,24 @@ class WriteBehind:
         self._applied[partition] = [offset, ts]
         self._moved.add(partition)
 
+    def hold(self, stream: Any, event: Any) -> None:
+        """Ack ``event`` (of a ``stream.noack()`` stream) once its effect is in the table."""
+        self._held.append((stream, event))
+
     def due(self) -> bool:
-        return self._clock() - self._flushed_at >= self.flush_seconds
+        return self._clock() - self._settled_at >= self.flush_seconds
+
+    async def settle(self, producer: Any) -> None:
+        """Flush, wait until the writes are delivered, then ack the records they cover
+        (in arrival order: Faust commits up to the first record not acked)."""
+        self._settled_at = self._clock()
+        self.flush()
+        held, self._held, epoch = self._held, [], self._epoch
+        await producer.flush()
+        for stream, event in held:
+            if self._epoch != epoch:  # revoked meanwhile: the next owner replays them
+                return
+            await stream.ack(event)
 
     def flush(self) -> int:
         """Write every dirty key, then the positions; returns the number of keys written.
@@ -218,21 +239,23 @@ class WriteBehind:
             self._positions[f"{partition}|{self._stage}"] = self._applied[partition]
         self._dirty.clear()
         self._moved.clear()
-        self._flushed_at = self._clock()
         return n
 
     def forget(self) -> None:
-        """Drop every live object (after a flush, when partitions move): the next owner's
-        writes land in the table, so ours would be stale."""
+        """Drop every live object and held record (after a flush, when partitions move):
+        the next owner's writes land in the table, so ours would be stale, and it replays
+        the records not acked (skipping those the flush covered)."""
         self._live.clear()
         self._applied.clear()
+        self._held.clear()
+        self._epoch += 1
 
     def owns(self, partition: int) -> bool:
         """False for a partition revoked while a record of it was in flight."""
         return self._owned is None or partition in self._owned
 
     def attach(self, app: faust.App, topic: str) -> None:
-        """Flush every ``flush_seconds``; follow ``topic``'s assignment: flush and forget
+        """Settle every ``flush_seconds``; follow ``topic``'s assignment: flush and forget
         on every rebalance and on shutdown."""
 
         async def on_revoked(_app: Any, _revoked: Any = None, **_: Any) -> None:
@@ -244,16 +267,16 @@ class WriteBehind:
         async def on_assigned(_app: Any, assigned: Any, **_: Any) -> None:
             self._owned = {tp.partition for tp in assigned if tp.topic == topic}
 
-        async def flush_when_due() -> None:
+        async def settle_when_due() -> None:
             if self.due():
-                self.flush()
+                await self.settle(app.producer)
 
         app.on_partitions_revoked.connect(on_revoked, weak=False)
         app.on_partitions_assigned.connect(on_assigned, weak=False)
         app.on_before_shutdown.connect(on_revoked, weak=False)
         # Never mid-batch: stages apply a batch without awaiting in between.
         app.timer(interval=min(1.0, self.flush_seconds), name=f"toka-{self._stage}-flush")(
-            flush_when_due
+            settle_when_due
         )
 
 

@@ -8,8 +8,9 @@ folded from, and metrics are keyed by host; a used series and its total share th
 series come from different inputs, one from spans and one from metrics, would not.)
 
 History lives in a changelogged table keyed by partition, kept live in memory and written
-behind (``analytics.state_flush_seconds``; see pipeline.tables.WriteBehind): a killed
-worker loses at most that much of it. A timer (``refit_interval_seconds``, not per record)
+behind every ``analytics.state_flush_seconds``, offsets committed only behind it
+(pipeline.tables.WriteBehind): a killed worker's successor replays what the table lacks,
+so none is lost or counted twice. A timer (``refit_interval_seconds``, not per record)
 refits every due series in a thread, so the event loop keeps consuming while statsmodels
 works.
 """
@@ -85,7 +86,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     @app.agent(source, name="toka-capacity")
     async def capacity(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+        manual = stream.noack()  # acked by state.settle(), once the table holds the effect
+        async for event in manual.events():
+            state.hold(manual, event)
             msg = event.message
             p = msg.partition
             with guard.record():

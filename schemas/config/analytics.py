@@ -124,10 +124,11 @@ class BenchConfig(Block):
 
 
 class AnalyticsConfig(Block):
-    #: Detector state is kept in memory and written to its changelogged table at most this
-    #: often (and before every finding, rebalance and clean stop): a killed worker loses at
-    #: most this much detector history, never sends a finding twice.
-    state_flush_seconds: float = Field(10.0, gt=0)
+    #: Detector state is kept in memory and written to its changelogged table this often
+    #: (and before every finding, rebalance and clean stop); input offsets are committed
+    #: only behind it, so a killed worker loses nothing, its successor replays at most this
+    #: much input. Longer: fewer changelog bytes (one snapshot per series per flush).
+    state_flush_seconds: float = Field(60.0, gt=0)
     regressions: RegressionConfig = RegressionConfig()
     anomalies: AnomalyConfig = AnomalyConfig()
     capacity: CapacityConfig = CapacityConfig()

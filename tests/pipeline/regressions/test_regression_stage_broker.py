@@ -30,7 +30,7 @@ from tests.support.kafka import collect, publish
 
 pytestmark = pytest.mark.integration
 
-SETTINGS = {"regressions": {"baseline_windows": 20, "current_windows": 5}}
+SETTINGS = {"regressions": {"baseline_windows": 20, "current_windows": 5}, "state_flush_seconds": 1}
 STATE = "toka-regression-state"
 
 

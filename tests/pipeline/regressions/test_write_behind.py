@@ -1,6 +1,7 @@
 """WriteBehind (pipeline.tables), the analytics stages' state cache, over plain dicts in
-place of Faust tables: one write per dirty key per flush, copies not live objects, and
-positions that make a replayed batch skippable only once its state is written."""
+place of Faust tables: one write per dirty key per flush, copies not live objects,
+positions that make a replayed batch skippable only once its state is written, and acks
+only behind delivered writes."""
 
 from __future__ import annotations
 
@@ -87,14 +88,50 @@ def test_a_batch_is_replayed_only_once_its_state_is_written() -> None:
     assert after.get(2, "s|a", Counter.restore) == Counter([1.0])
 
 
-def test_due_after_flush_seconds() -> None:
-    clock = Clock()
-    wb = cache({}, {}, clock)
+class Stream:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def ack(self, event: str) -> None:
+        self.log.append(f"ack {event}")
+
+
+class Producer:
+    def __init__(self, log: list[str], during: Any = None) -> None:
+        self.log, self.during = log, during
+
+    async def flush(self) -> None:
+        self.log.append("delivered")
+        if self.during is not None:
+            self.during()
+
+
+async def test_settle_acks_in_order_once_the_writes_are_delivered() -> None:
+    clock, log, table = Clock(), [], {}
+    wb = cache(table, {}, clock)
+    stream = Stream(log)
+    for e in ("a", "b"):
+        wb.hold(stream, e)
+        wb.use(0, "s|x", Counter.restore, Counter).values.append(1.0)
     assert not wb.due()
+    wb.flush()  # a finding's flush writes, but acks nothing and does not reset the clock
     clock.now = 10.0
-    assert wb.due()
-    wb.flush()
-    assert not wb.due()
+    assert log == [] and wb.due()
+    await wb.settle(Producer(log))
+    assert log == ["delivered", "ack a", "ack b"] and not wb.due()
+    assert table["0|s|x"] == {"values": [1.0, 1.0]}
+
+
+async def test_records_held_across_a_rebalance_are_not_acked() -> None:
+    log: list[str] = []
+    wb = cache({}, {})
+    wb.hold(Stream(log), "a")
+    await wb.settle(Producer(log, during=wb.forget))  # revoked while the flush was in flight
+    assert log == ["delivered"]
+    wb.hold(Stream(log), "b")
+    wb.forget()
+    await wb.settle(Producer(log))
+    assert log == ["delivered", "delivered"]
 
 
 def test_forget_drops_live_objects() -> None:
