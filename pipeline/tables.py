@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -271,9 +271,10 @@ class WriteBehind:
             if self.due():
                 await self.settle(app.producer)
 
-        app.on_partitions_revoked.connect(on_revoked, weak=False)
-        app.on_partitions_assigned.connect(on_assigned, weak=False)
-        app.on_before_shutdown.connect(on_revoked, weak=False)
+        # mode's signal types want a ``signal`` parameter; **_ takes it
+        app.on_partitions_revoked.connect(cast(Any, on_revoked), weak=False)
+        app.on_partitions_assigned.connect(cast(Any, on_assigned), weak=False)
+        app.on_before_shutdown.connect(cast(Any, on_revoked), weak=False)
         # Never mid-batch: stages apply a batch without awaiting in between.
         app.timer(interval=min(1.0, self.flush_seconds), name=f"toka-{self._stage}-flush")(
             settle_when_due
