@@ -75,8 +75,13 @@ for _a in (Regression, Anomaly, CapacityForecast, BenchmarkResult, BaselineComma
     register(_a)
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
 def encode(record: msgspec.Struct) -> bytes:
-    return orjson.dumps(msgspec.to_builtins(record))
+    # msgspec writes the Struct directly: half the cost of to_builtins + orjson.dumps, once
+    # per aggregate. Same JSON (NaN and infinities become null) but exponents: 1e16, not 1e+16.
+    return _ENCODER.encode(record)
 
 
 def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:
