@@ -61,9 +61,6 @@ def measure_core(records: list[tuple[bytes, bytes]], sizes: list[float]) -> dict
     Also msgspec's typed JSON decoder on the same bytes, for comparison with schemas.decode."""
     import msgspec
 
-    import gc
-
-    gc.set_threshold(50_000, 50, 100)  # as `toka worker` runs (pipeline.cli.worker_cmd)
     stores: dict[bytes, WindowStore] = {}
     aggs = n = 0
     t_decode = t_fold = 0.0

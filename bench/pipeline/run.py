@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    # Raw and core measurements in this process run with the worker's GC thresholds
+    # (pipeline.cli.worker_cmd.make_worker), as the workers it starts do.
+    gc.set_threshold(50_000, 50, 100)
     if args.faust:
         os.environ["TOKA_BENCH_FAUST"] = args.faust  # read by worker_main.py
     sizes = args.window or TokaConfig().pipeline.window_seconds
