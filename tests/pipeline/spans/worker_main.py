@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from faust.worker import Worker
-
 from pipeline.app import create_app
+from pipeline.cli.worker_cmd import make_worker
 from schemas.config import load_config
 
 if __name__ == "__main__":
     app = create_app(load_config(None), stages=["pipeline.spans.stage"])
-    Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+    make_worker(app, "info").execute_from_commandline()

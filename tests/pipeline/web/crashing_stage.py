@@ -38,9 +38,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
 
 def main() -> None:
-    from faust.worker import Worker
-
     from pipeline.app import create_app
+    from pipeline.cli.worker_cmd import make_worker
     from pipeline.web import HealthPolicy
     from pipeline.web import stage as web_stage
     from schemas.config import load_config
@@ -49,7 +48,7 @@ def main() -> None:
     app = create_app(cfg, stages=[__name__])
     policy = HealthPolicy(crash_window_seconds=6, error_window_seconds=60, min_errors=3)
     web_stage.install(app, app.toka_topics, cfg, policy=policy)  # type: ignore[attr-defined]
-    Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+    make_worker(app, "info").execute_from_commandline()
 
 
 if __name__ == "__main__":
