@@ -274,7 +274,7 @@ class WindowStore:
                 return self._overflow(adm.host, adm.name, adm.labels)
         key = (s.name, tuple(s.labels.items()))
         hmap[key] = ser
-        ser.keys.append(key)
+        ser.keys.append((host, key))
         return ser
 
     def _overflow(self, host: str, name: str, labels: tuple[tuple[str, str], ...]) -> Series:

@@ -81,13 +81,18 @@ def _flush_series(store: WindowStore, ser: Series) -> list[WindowAggregate]:
 
 def _expire(store: WindowStore, ser: Series) -> None:
     del store._by_sid[ser.sid]
-    for key in [k for k in store._layouts if k[0] == ser.host]:
-        del store._layouts[key]  # its series list may hold this one
-    hmap = store._hosts.get(ser.host)
-    if hmap is not None:
-        for key in ser.keys:
+    # Every batch host that resolved a sample to it caches it (a sample's own host label
+    # makes one series of several hosts' samples): all must forget it, or their later
+    # samples land in a series no longer registered. Their layouts may hold it too.
+    hosts = {ser.host}
+    for host, key in ser.keys:
+        hosts.add(host)
+        hmap = store._hosts.get(host)
+        if hmap is not None:
             hmap.pop(key, None)
-        if not hmap:
-            del store._hosts[ser.host]
+            if not hmap:
+                del store._hosts[host]
+    for lkey in [k for k in store._layouts if k[0] in hosts]:
+        del store._layouts[lkey]
     store.caps.release(ser.name, ser.overflow)
     store.stats["expired"] += 1

@@ -63,8 +63,9 @@ class Series:
         self.closed_until = _NEVER
         # Last counter/histogram point of the panes already dropped: the rate's baseline.
         self.ref: Point | None = None
-        # Label orders under which the store's cache knows this series (to forget on expiry).
-        self.keys: list[Any] = []
+        # (batch host, key) of every store cache entry pointing here (to forget on expiry):
+        # with a sample's own host label, several batch hosts may cache one series.
+        self.keys: list[tuple[str, Any]] = []
         # The pane the last sample went to: consecutive samples skip the dict lookup.
         self.cur_p: int | None = None
         self.cur: Pane | None = None

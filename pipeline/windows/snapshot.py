@@ -50,7 +50,7 @@ def restore_store(
             store.caps.series += 1
             key = (ser.name, ser.labels)
             store._hosts.setdefault(ser.host, {})[key] = ser
-            ser.keys.append(key)
+            ser.keys.append((ser.host, key))
         for p in ser.panes:
             store._by_pane.setdefault(p, set()).add(ser)
     return store

@@ -92,3 +92,31 @@ def test_store_from_pipeline_config() -> None:
     assert store.width == 5.0 and [(s.size, s.hop) for s in store.specs] == [(2, 1), (12, 1)]
     assert (store.grace, store.caps.per_metric, store.caps.total) == (2.0, 7, 9)
     assert WindowStore.restore(store.snapshot()).settings() == store.settings()
+
+
+def test_snapshot_restore_of_a_series_sent_by_two_hosts_continues_through_expiry() -> None:
+    # A sample's own host label makes one series of both hosts' samples; the quiet gap
+    # expires it (ttl 30 s), and both hosts must find it gone after the restore too.
+    quiet = (150, 200)
+    times = [*range(100, 140), *quiet, *range(240, 280)]
+
+    def feed(store: WindowStore, ts: list[int]) -> list:
+        out = []
+        for t in ts:
+            if t not in quiet:
+                s = sample("cpu", float(t % 7), labels={"host": "x"})
+                store.add_batch(batch(float(t), [s], host="ab"[t % 2]), now=float(t))
+            out.extend(store.close_due(now=float(t)))
+        return out
+
+    settings = {"grace": 2.0, "idle_close": 5.0, "series_ttl": 30.0}
+    straight = WindowStore([10.0], **settings)
+    a = feed(straight, times)
+    resumed = WindowStore([10.0], **settings)
+    b = feed(resumed, times[:25])
+    resumed = WindowStore.restore(orjson.loads(orjson.dumps(resumed.snapshot())))
+    b += feed(resumed, times[25:])
+    assert a == b
+    assert straight.stats["expired"] == resumed.stats["expired"] == 1
+    assert sum(x.count for x in a if x.window_start >= 240) == 30  # [270, 280) still open
+    assert len({x.id for x in a}) == len(a)

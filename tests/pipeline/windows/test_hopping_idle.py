@@ -7,7 +7,7 @@ import pytest
 from pipeline.windows import WindowStore
 from pipeline.windows.spec import WindowSpec, specs_for
 
-from .helpers import gauge_batch
+from .helpers import batch, gauge_batch, sample
 
 #: A wall clock after every event time used here (the watermark never passes it by much).
 WALL = 200.0
@@ -110,3 +110,44 @@ def test_idle_series_expire_from_state_and_free_their_cap() -> None:
     assert store.series_count == 0
     store.add_batch(gauge_batch(201.0, 1.0, host="b"), now=100.0)
     assert store.series_count == 1 and store.stats["cut"] == 0
+
+
+def _relayed(host: str, t: float, v: float, own_ts: bool):
+    # The sample's own host label wins (series_id): the same series whichever host sends it.
+    s = sample("cpu", v, ts=t if own_ts else None, labels={"host": "x"})
+    return batch(t, [s], host=host)
+
+
+def _relayed_then_expired(own_ts: bool) -> WindowStore:
+    store = WindowStore([10.0], grace=0.0, idle_close=5.0, series_ttl=60.0)
+    store.add_batch(_relayed("a", 101.0, 1.0, own_ts), now=101.0)
+    store.add_batch(_relayed("b", 102.0, 2.0, own_ts), now=102.0)
+    assert [(a.host, a.count) for a in store.close_due(now=110.0)] == [("a", 2)]
+    store.close_due(now=200.0)  # idle past the ttl: forgotten
+    assert store.series_count == 0
+    return store
+
+
+# "row": batch-stamped samples, so a host's second record takes the layout fast path.
+@pytest.mark.parametrize("own_ts", [False, True], ids=["row", "per-sample"])
+def test_series_sent_by_two_hosts_is_one_series_again_after_expiry(own_ts: bool) -> None:
+    store = _relayed_then_expired(own_ts)
+    for t, host in [(201.0, "b"), (202.0, "a"), (203.0, "b"), (204.0, "a")]:
+        store.add_batch(_relayed(host, t, t - 200.0, own_ts), now=t)
+    store.add_batch(gauge_batch(215.0, 0.0, host="c", name="mem"), now=215.0)
+    out = [a for a in store.close_due(now=215.0) if a.name == "cpu"]
+    # Not two aggregates with one window id, each with part of the samples.
+    assert [(a.host, a.window_start, a.count, a.sum) for a in out] == [("b", 200.0, 4, 10.0)]
+    assert store.series_count == 2  # cpu and mem
+    assert (store.stats["row_records"] > 0) is not own_ts
+
+
+@pytest.mark.parametrize("own_ts", [False, True], ids=["row", "per-sample"])
+def test_series_resumed_by_another_host_after_expiry_closes_when_idle(own_ts: bool) -> None:
+    store = _relayed_then_expired(own_ts)
+    store.add_batch(_relayed("b", 301.0, 5.0, own_ts), now=301.0)
+    out = store.close_due(now=310.0)  # the only series, quiet: out on the wall clock
+    assert [(a.host, a.window_start, a.count, a.sum) for a in out] == [("b", 300.0, 1, 5.0)]
+    assert store.series_count == 1
+    snap = WindowStore.restore(store.snapshot()).snapshot()
+    assert snap == store.snapshot()
