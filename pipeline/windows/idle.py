@@ -27,8 +27,11 @@ def close_idle(store: WindowStore, now: float) -> list[WindowAggregate]:
     quiet_since = now - min(store.idle_close, store.series_ttl)
     if bound is not None and not store._clock_back and bound > quiet_since:
         return out  # no series can be idle or expired yet
-    if store._blocks:  # idle series must have all their samples in panes before a flush
-        limit = now - store.idle_close
+    if store._blocks:
+        # Idle series must have all their samples in panes before a flush, and one whose
+        # samples are all in blocks has no panes yet: it must not look expirable (when
+        # series_ttl < idle_close).
+        limit = quiet_since
         store._blocks.materialize(
             store.alpha,
             where=lambda b: (

@@ -151,3 +151,18 @@ def test_series_resumed_by_another_host_after_expiry_closes_when_idle(own_ts: bo
     assert store.series_count == 1
     snap = WindowStore.restore(store.snapshot()).snapshot()
     assert snap == store.snapshot()
+
+
+@pytest.mark.parametrize("own_ts", [False, True], ids=["row", "per-sample"])
+def test_ttl_shorter_than_idle_close_never_expires_a_series_with_samples(own_ts: bool) -> None:
+    # The record at 111 goes to a layout block (row): not yet in a pane at the scan at 117.
+    store = WindowStore([10.0], grace=0.0, idle_close=15.0, series_ttl=5.0)
+    out = []
+    for t in (101.0, 111.0, 117.0, 118.0):
+        if t != 117.0:
+            store.add_batch(batch(t, [sample("cpu", t, ts=t if own_ts else None)]), now=t)
+        out += store.close_due(now=t)
+    assert store.stats["expired"] == 0
+    store.add_batch(gauge_batch(125.0, 0.0, host="z", name="mem"), now=125.0)
+    out += [a for a in store.close_due(now=125.0) if a.name == "cpu"]
+    assert [(a.window_start, a.count) for a in out] == [(100.0, 1), (110.0, 2)]
