@@ -92,7 +92,9 @@ def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:
     if dec is not _NO_FAST and type(data) in (bytes, str):
         try:
             out = dec.decode(data)
-            same = (data.isascii() or _is_utf8(data)) and (type(out) not in _WIDE or _ints_ok(out))
+            same = (data.isascii() or _is_utf8(data)) and (
+                type(out) not in _WIDE or not _may_hold_wide_int(data) or _ints_ok(out)
+            )
         except Exception:  # msgspec's errors, UnicodeDecodeError, RecursionError: see below
             same = False
         if same:
@@ -151,6 +153,16 @@ def _wide_fields(t: msgspec.inspect.Type) -> bool:
     subs = [getattr(t, a) for a in ("item_type", "key_type", "value_type") if hasattr(t, a)]
     subs += list(getattr(t, "item_types", ())) + list(getattr(t, "types", ()))
     return any([_wide_fields(x) for x in subs])  # a list: every struct gets visited
+
+
+_DIGITS_19 = re.compile(rb"[0-9]{19}")
+_DIGITS_19_STR = re.compile(r"[0-9]{19}")
+
+
+def _may_hold_wide_int(data: bytes | str) -> bool:
+    # An int beyond 64 bits has 19+ digits in a row; a C scan of the text is far cheaper
+    # than walking every value of a large record (an AggregateBatch) in Python.
+    return (_DIGITS_19 if isinstance(data, bytes) else _DIGITS_19_STR).search(data) is not None
 
 
 def _ints_ok(v: Any) -> bool:
