@@ -7,11 +7,12 @@ loudly). Nested keys in the environment are joined with ``__``:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.config.agent import AgentConfig
@@ -41,6 +42,20 @@ class TokaConfig(BaseSettings):
     monitoring: MonitoringConfig = MonitoringConfig()
     dashboard: DashboardConfig = DashboardConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
+
+    @model_validator(mode="after")
+    def _analytics_window_is_a_pipeline_window(self) -> TokaConfig:
+        size, sizes = self.analytics.window_seconds, self.pipeline.window_seconds
+        if size is not None and size not in sizes:
+            raise ValueError(
+                f"analytics.window_seconds: must be one of pipeline.window_seconds {sizes} "
+                f"(got {size})"
+            )
+        return self
+
+    def analytics_window_seconds(self) -> float:
+        """The window size the analytics stages read."""
+        return self.analytics.window_seconds or max(self.pipeline.window_seconds)
 
     @classmethod
     def settings_customise_sources(
@@ -79,9 +94,15 @@ def load_config(path: str | Path | None = None) -> TokaConfig:
         raise ConfigError(source, [_format(e) for e in exc.errors()]) from None
 
 
+_ACROSS_BLOCKS = re.compile(r"^Value error, (?P<path>[a-z_]+(?:\.[a-z_]+)+): (?P<msg>.*)$", re.S)
+
+
 def _format(error: Any) -> tuple[str, str]:
     path = ".".join(str(p) for p in error["loc"]) or "(root)"
     msg = error["msg"]
+    across = _ACROSS_BLOCKS.match(msg) if not error["loc"] else None
+    if across:  # a check across blocks names its key itself
+        return across["path"], across["msg"]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
     elif "input" in error and not isinstance(error["input"], dict | list):

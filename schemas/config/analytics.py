@@ -129,6 +129,9 @@ class AnalyticsConfig(Block):
     #: only behind it, so a killed worker loses nothing, its successor replays at most this
     #: much input. Longer: fewer changelog bytes (one snapshot per series per flush).
     state_flush_seconds: float = Field(60.0, gt=0)
+    #: The window size (one of pipeline.window_seconds) the analytics read; none = the
+    #: largest. One size per series keeps a baseline of like windows; alerts use every size.
+    window_seconds: float | None = Field(None, gt=0)
     regressions: RegressionConfig = RegressionConfig()
     anomalies: AnomalyConfig = AnomalyConfig()
     capacity: CapacityConfig = CapacityConfig()

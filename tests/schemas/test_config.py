@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.config import DEFAULT_CONFIG_FILE, TokaConfig, load_config
 from schemas.errors import ConfigError
@@ -115,3 +116,20 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert "agent.colour: unknown key" in res.stderr
     missing = _toka("config", "check", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_analytics_read_the_largest_window_unless_told_and_only_a_configured_one() -> None:
+    assert TokaConfig(pipeline={"window_seconds": [10, 60]}).analytics_window_seconds() == 60
+    cfg = TokaConfig(pipeline={"window_seconds": [10, 60]}, analytics={"window_seconds": 10})
+    assert cfg.analytics_window_seconds() == 10
+    with pytest.raises(ValidationError):
+        TokaConfig(pipeline={"window_seconds": [10, 60]}, analytics={"window_seconds": 30})
+
+
+def test_a_check_across_blocks_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("analytics:\n  window_seconds: 30\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "analytics.window_seconds: must be one of pipeline.window_seconds" in str(info.value)
+    assert "(got 30.0)" in str(info.value)
