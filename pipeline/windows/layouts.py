@@ -121,7 +121,12 @@ class Block:
                         pane.thin()
                 continue
             pane.count += k
-            pane.sum += sums[j]
+            # Value by value, as the per-sample path adds: pane.sum + sums[j] rounds
+            # differently. Rare: a pane the first record of a layout went to.
+            total = pane.sum
+            for v in cols[j]:
+                total += v
+            pane.sum = total
             if mins[j] < pane.min:  # noqa: PLR1730
                 pane.min = mins[j]
             if maxs[j] > pane.max:  # noqa: PLR1730
