@@ -98,6 +98,11 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "stream_buffer_maxsize": 32768,
         "broker_max_poll_records": 10000,
         "producer_partitioner": CachingPartitioner(),
+        # A window close sends a record per series: gather them into large produce requests
+        # (10 ms adds nothing that shows to alert latency; bench/pipeline at one sample per
+        # aggregate: 19-21k -> 26-27k samples/s, and far fewer requests for the broker).
+        "producer_linger": 0.01,
+        "producer_max_batch_size": 256 * 1024,
         "broker_session_timeout": cfg.pipeline.session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, cfg.pipeline.session_timeout_seconds / 10),
         **_app_options(cfg),
