@@ -239,7 +239,7 @@ class WindowStore:
             if members is None:
                 members = self._by_pane[p] = set()
             members.update(layout.series)
-        blk.add(values, bts)
+        blk.add(values, bts, batch.samples)
         for ser in layout.series:
             ser.last_seen = now
         layout.seen = now

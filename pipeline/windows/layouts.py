@@ -6,13 +6,15 @@ a later record with the same names and labels is checked against it with two lis
 comparisons, and its values become one row of a ``Block`` (one per layout and pane).
 Blocks turn into ordinary per-series panes only when their pane is about to be read
 (window close, idle flush, snapshot), with count/sum/min/max/last computed per column
-by numpy, so per-sample Python work is paid once per pane, not once per sample.
+by numpy, so per-sample Python work is paid once per pane, not once per sample. A
+histogram's value (its total count) is a column like any other; its buckets and sum are
+kept as the row's histogram samples and become points when the block is folded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -31,12 +33,21 @@ VALUE = attrgetter("value")
 class Layout:
     """The series of one record layout of one host, in sample order."""
 
-    __slots__ = ("names", "labels", "series", "block", "seen", "_closed")
+    __slots__ = ("names", "labels", "series", "hist", "pick", "block", "seen", "_closed")
 
     def __init__(self, samples: Sequence[Sample], series: list[Series]) -> None:
         self.names = [s.name for s in samples]
         self.labels = [s.labels for s in samples]
         self.series = series
+        # Histogram columns: series index -> position in a row's tuple of histogram samples
+        # (``pick``, one C call per record), whose buckets and sum the points need.
+        cols = [j for j, ser in enumerate(series) if ser.kind == "histogram"]
+        self.hist = {j: q for q, j in enumerate(cols)}
+        self.pick: Callable[[Sequence[Sample]], tuple[Sample, ...]] | None = None
+        if len(cols) == 1:
+            self.pick = _one(cols[0])
+        elif cols:
+            self.pick = itemgetter(*cols)
         self.block: Block | None = None  # the block the last record went to
         # Wall clock of the last record folded (the store sets it): while the clock never
         # goes back, every series here was seen at or after it (no idle check needed).
@@ -64,25 +75,52 @@ def layout_of(samples: Sequence[Sample], series: list[Series]) -> Layout | None:
     if len(series) != len(samples) or len({id(s) for s in series}) != len(series):
         return None
     for s, ser in zip(samples, series, strict=True):
-        if s.ts is not None or ser.overflow or ser.kind == "histogram":
+        if s.ts is not None or ser.overflow:
             return None
     return Layout(samples, series)
+
+
+def _one(j: int) -> Callable[[Sequence[Sample]], tuple[Sample, ...]]:
+    # itemgetter of one index returns the item itself, not a 1-tuple.
+    return lambda samples: (samples[j],)
+
+
+def _hist_points(ts: list[Any], hists: list[tuple[Sample, ...]], q: int) -> list[Any]:
+    """Histogram points of one column, as the per-sample path makes them."""
+    return [_hist_point(t, row[q]) for t, row in zip(ts, hists, strict=True)]
+
+
+def _hist_point(ts: Any, s: Sample) -> tuple[Any, ...]:
+    return (ts, s.value, s.buckets, s.sum)
+
+
+def _add_points(pane: Pane, pts: list[Any]) -> None:
+    # One at a time, thinning as the per-sample path does: a thin keeps the first and last
+    # point of those so far, so one thin of all of them would keep other points.
+    for pt in pts:
+        pane.points.append(pt)
+        if len(pane.points) > POINTS_LIMIT:
+            pane.thin()
 
 
 class Block:
     """Rows of one layout falling into one pane, not yet folded into the series' panes."""
 
-    __slots__ = ("layout", "pane", "rows", "ts")
+    __slots__ = ("layout", "pane", "rows", "ts", "hists")
 
     def __init__(self, layout: Layout, pane: int) -> None:
         self.layout = layout
         self.pane = pane
         self.rows: list[np.ndarray] = []
         self.ts: list[float] = []
+        self.hists: list[tuple[Sample, ...]] = []  # per row, when the layout has histograms
 
-    def add(self, values: np.ndarray, ts: float) -> None:
+    def add(self, values: np.ndarray, ts: float, samples: Sequence[Sample]) -> None:
         self.rows.append(values)
         self.ts.append(ts)
+        pick = self.layout.pick
+        if pick is not None:
+            self.hists.append(pick(samples))
 
     def materialize(self, alpha: float) -> None:
         """Fold the rows into each series' pane (creating it when needed)."""
@@ -115,10 +153,12 @@ class Block:
                     pane.vals = cols[j]  # a fresh list of its own (tolist)
                     if len(pane.vals) >= BUFFER_LIMIT:
                         pane.flush(alpha)
-                else:
+                elif ser.kind == "counter":
                     pane.points = list(zip(ts_list, cols[j], strict=True))
                     if len(pane.points) > POINTS_LIMIT:
                         pane.thin()
+                else:
+                    _add_points(pane, _hist_points(ts_list, self.hists, self.layout.hist[j]))
                 continue
             pane.count += k
             # Value by value, as the per-sample path adds: pane.sum + sums[j] rounds
@@ -138,10 +178,12 @@ class Block:
                 pane.vals.extend(cols[j])
                 if len(pane.vals) >= BUFFER_LIMIT:
                     pane.flush(alpha)
-            else:
+            elif ser.kind == "counter":
                 pane.points.extend(zip(ts_list, cols[j], strict=True))
                 if len(pane.points) > POINTS_LIMIT:
                     pane.thin()
+            else:
+                _add_points(pane, _hist_points(ts_list, self.hists, self.layout.hist[j]))
 
     def _materialize_one(self, alpha: float) -> None:
         """One row (a scrape interval as long as the pane): what materialize does, without
@@ -159,7 +201,7 @@ class Block:
                 pane.last_ts = fts
                 if ser.kind == "gauge":
                     pane.vals = [v]
-                else:
+                elif ser.kind == "counter":
                     pane.points = [(ts, v)]
                 continue
             pane.count += 1
@@ -175,8 +217,17 @@ class Block:
                 pane.vals.append(v)
                 if len(pane.vals) >= BUFFER_LIMIT:
                     pane.flush(alpha)
-            else:
+            elif ser.kind == "counter":
                 pane.points.append((ts, v))
+                if len(pane.points) > POINTS_LIMIT:
+                    pane.thin()
+        # Histogram points after the loop (they need the column's index); a pane's points
+        # do not depend on its other fields, so the result is the same.
+        if self.layout.hist:
+            series, hists = self.layout.series, self.hists[0]
+            for j, q in self.layout.hist.items():
+                pane = series[j].panes[p]
+                pane.points.append(_hist_point(ts, hists[q]))
                 if len(pane.points) > POINTS_LIMIT:
                     pane.thin()
 

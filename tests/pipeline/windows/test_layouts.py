@@ -10,12 +10,27 @@ from pipeline.windows import WindowStore
 from schemas.records import MetricBatch, Sample, new_id
 
 
+def _histograms(rng: np.random.Generator, counts: np.ndarray, k: int) -> list[Sample]:
+    """Two histograms in the middle of a scrape; one's buckets change at k = 40."""
+    out = []
+    for i in range(2):
+        les = [0.1, 0.5, 1.0] + ([2.5] if i == 1 and k >= 40 else [])
+        cum = np.cumsum(counts[i, : len(les)]).tolist()
+        buckets = list(zip(les, cum, strict=True))
+        total = cum[-1] + float(counts[i, 4])
+        out.append(Sample(name="lat", value=total, type="histogram", labels={"i": str(i)},
+                          buckets=buckets, sum=float(rng.normal(9 * total, 1))))  # fmt: skip
+    return out
+
+
 def scrapes(
-    seed: int, hosts: int = 3, steps: int = 60, *, dt: float = 1.5
+    seed: int, hosts: int = 3, steps: int = 60, *, hist: bool = False, dt: float = 1.5
 ) -> list[tuple[float, MetricBatch]]:
-    """(arrival time, record) with jitter, a NaN, a reordered pair, a late record, a gap."""
+    """(arrival time, record) with jitter, a NaN, a reordered pair, a late record, a gap;
+    with ``hist``, histograms too (a reset, a bucket added)."""
     rng = np.random.default_rng(seed)
     counters = np.zeros(4)
+    hcounts = np.zeros((2, 5))
     out = []
     for k in range(steps):
         for h in range(hosts):
@@ -30,6 +45,11 @@ def scrapes(
                         for i, v in enumerate(counters)]  # fmt: skip
             if k == 17 and h == 0:
                 samples[2] = Sample(name="g", value=float("nan"), labels={"i": "2"})
+            if hist:
+                hcounts += rng.integers(0, 9, hcounts.shape)
+                if k == 30:
+                    hcounts[0] = 1.0  # a histogram reset
+                samples[6:6] = _histograms(rng, hcounts, k)
             ts = 1000.0 + k * dt + h * 0.01
             out.append((ts + 0.2, MetricBatch(id=new_id(), host=f"h{h}", source="s", ts=ts,
                                                 samples=samples)))  # fmt: skip
@@ -65,24 +85,29 @@ def run(
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("snapshot_at", [-1, 77])
 @pytest.mark.parametrize("hop", [None, 1.5])
-def test_fast_path_equals_per_sample_path(seed: int, snapshot_at: int, hop: float | None) -> None:
-    records = scrapes(seed)
+@pytest.mark.parametrize("hist", [False, True], ids=["", "hist"])
+def test_fast_path_equals_per_sample_path(
+    seed: int, snapshot_at: int, hop: float | None, hist: bool
+) -> None:
+    records = scrapes(seed, hist=hist)
     slow = run(records, fast=False, hop=hop)
     fast = run(records, fast=True, snapshot_at=snapshot_at, hop=hop)
     assert len(fast) == len(slow) and fast == slow
     aggs = [a for a in fast if not isinstance(a, tuple)]
-    assert {a.type for a in aggs} == {"gauge", "counter"}
-    assert any(a.host == "h2" for a in aggs) and ("late", 10) in fast
+    assert {a.type for a in aggs} == {"gauge", "counter"} | ({"histogram"} if hist else set())
+    assert any(a.host == "h2" for a in aggs) and ("late", 10 + 2 * hist) in fast
 
 
-def test_fast_path_equals_per_sample_path_with_many_rows_per_pane() -> None:
+@pytest.mark.parametrize("hist", [False, True], ids=["", "hist"])
+def test_fast_path_equals_per_sample_path_with_many_rows_per_pane(hist: bool) -> None:
     # 0.02 s scrapes: 75 rows per 1.5 s pane, more points than a pane keeps; the first
     # record of each layout is folded per sample into the pane its block then joins.
-    records = scrapes(3, hosts=2, steps=400, dt=0.02)
+    records = scrapes(3, hosts=2, steps=400, hist=hist, dt=0.02)
     slow = run(records, fast=False)
     fast = run(records, fast=True)
     assert len(fast) == len(slow) and fast == slow
-    assert any(a.count > 64 for a in fast if not isinstance(a, tuple))
+    aggs = [a for a in fast if not isinstance(a, tuple)]
+    assert any(a.count > 64 and (a.type == "histogram") is hist for a in aggs)
 
 
 def test_layout_is_per_host_and_source_and_changes_fall_back() -> None:
