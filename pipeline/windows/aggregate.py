@@ -228,9 +228,9 @@ def histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
     buckets: dict[float, float] = {}
     count_inc = sum_inc = 0.0
     prev: Point | None = pts[0] if len(pts) > 1 else None
+    prev_b = dict(prev[2] or ()) if prev is not None else {}
     for pt in pts[1:] if prev is not None else pts:
         cur_b = dict(pt[2] or ())
-        prev_b = dict(prev[2] or ()) if prev is not None else {}
         reset = (
             prev is None
             or pt[1] < prev[1]
@@ -242,7 +242,7 @@ def histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
         count_inc += pt[1] if reset else pt[1] - prev[1]  # type: ignore[index]
         cur_sum = pt[3] or 0.0
         sum_inc += cur_sum if reset else cur_sum - (prev[3] or 0.0)  # type: ignore[index]
-        prev = pt
+        prev, prev_b = pt, cur_b  # the next point's baseline, its dict built once
     elapsed = pts[-1][0] - pts[0][0]
     bl = sorted(buckets.items())
     out: dict[str, Any] = {
