@@ -122,12 +122,13 @@ class WindowStore:
             self._latest_now = now
         lkey = (batch.host, batch.source)
         layout = self._layouts.get(lkey)
-        if (
-            layout is not None
-            and layout.matches(batch.samples)
-            and self._fold_row(layout, batch, now)
-        ):
-            return []
+        if layout is not None:
+            if layout.matches(batch.samples) and self._fold_row(layout, batch, now):
+                return []
+            if layout.block is not None:
+                # Its pending rows arrived first: in panes before this record's samples
+                # (which wins a tie on last, the order of points with one ts).
+                self._blocks.fold(layout.block, self.alpha)
         collect: list[Series] | None = [] if batch.samples else None
         width = self.width
         lim = self._late_limit()

@@ -250,6 +250,16 @@ class PendingBlocks:
         self.by_pane.setdefault(pane, []).append(blk)
         return blk, True
 
+    def fold(self, blk: Block, alpha: float) -> None:
+        """Fold one pending block into its panes now."""
+        blocks = self.by_pane[blk.pane]
+        blocks.remove(blk)
+        if not blocks:
+            del self.by_pane[blk.pane]
+        blk.materialize(alpha)
+        if blk.layout.block is blk:
+            blk.layout.block = None
+
     def materialize(
         self, alpha: float, *, before: int | None = None,
         where: Callable[[Block], bool] | None = None,

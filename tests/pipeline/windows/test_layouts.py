@@ -120,3 +120,25 @@ def test_layout_is_per_host_and_source_and_changes_fall_back() -> None:
     aggs = {a.name: a for a in store.close_due(111.0)}
     assert (aggs["x"].count, aggs["x"].sum, aggs["x"].last) == (4, 7.0, 1.0)
     assert (aggs["y"].count, aggs["y"].sum, aggs["y"].last) == (4, 9.0, 2.0)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_record_of_another_layout_after_pending_rows_comes_after_them(fast: bool) -> None:
+    # Records 2 and 3 share an event time: the later arrival's values are the last ones,
+    # as per sample, though record 2 waits in a block and record 3 is folded per sample.
+    def a(v: float) -> list[Sample]:
+        return [Sample(name="x", value=v), Sample(name="c", value=v, type="counter")]
+
+    def b(v: float) -> list[Sample]:
+        return a(v)[::-1]
+
+    store = WindowStore([10.0], grace=0.0)
+    for i, (t, samples) in enumerate([(101.0, a(1.0)), (102.0, a(5.0)), (102.0, b(3.0))]):
+        src = "s" if fast else f"s{i}"
+        store.add_batch(MetricBatch(id=new_id(), host="h", source=src, ts=t, samples=samples), t)
+    assert store.stats["row_records"] == int(fast)
+    z = [Sample(name="z", value=0.0)]
+    store.add_batch(MetricBatch(id=new_id(), host="z", source="s", ts=111.0, samples=z), 111.0)
+    aggs = {a.name: a for a in store.close_due(111.0)}
+    assert (aggs["x"].last, aggs["c"].last) == (3.0, 3.0)
+    assert aggs["c"].rate == pytest.approx((5.0 - 1.0 + 3.0) / 1.0)  # 5 -> 3 at one ts: a reset
