@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import jsonschema
 import msgspec
 import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
-from pipeline.windows.publish import batch_bytes
+from pipeline.broker import EmbeddedBroker
+from pipeline.partitioner import CachingPartitioner
+from pipeline.topics import ensure_topics
+from pipeline.windows.publish import AggregatePublisher, batch_bytes
 from schemas import AggregateBatch, WindowAggregate, decode, encode
+from schemas.config import TokaConfig
 from schemas.jsonschema_files import load
 
 
@@ -41,15 +50,67 @@ class _Producer:
 
 
 class _App:
-    def __init__(self) -> None:
-        self.producer = _Producer()
+    """Faust's surface the publisher uses: ``producer.send`` (here without an aiokafka
+    producer underneath, so the one-send-per-record path), ``conf``, ``sensors``."""
+
+    def __init__(self, producer: Any = None) -> None:
+        self.producer = producer or _Producer()
+        self.conf = SimpleNamespace(producer_partitioner=CachingPartitioner())
         self.sensors: list[object] = []
 
 
-async def test_every_window_goes_to_aggregates_and_only_the_analytics_size_to_the_batch() -> None:
-    from pipeline.windows.publish import AggregatePublisher
-    from schemas.config import TokaConfig
+class _FaustProducer(_Producer):
+    def __init__(self, aiokafka_producer: AIOKafkaProducer) -> None:
+        super().__init__()
+        self._producer = aiokafka_producer
 
+
+async def _read(bootstrap: str, topic: str, n: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    got: list[Any] = []
+    try:
+        for _ in range(120):
+            for msgs in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend(msgs)
+            if len(got) >= n:
+                return got
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"{len(got)} of {n} records on {topic}")
+
+
+async def test_per_series_records_reach_the_broker_on_kafka_default_partitions(
+    broker: EmbeddedBroker, topic_prefix: str
+) -> None:
+    cfg = TokaConfig(
+        kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": topic_prefix},
+        pipeline={"window_seconds": [10], "partitions": 3},
+    )
+    await ensure_topics(cfg)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        app = _App(_FaustProducer(producer))
+        aggs = [_agg(i) for i in range(40)]
+        await AggregatePublisher(app, cfg).publish(1, aggs)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    got = await _read(broker.bootstrap, cfg.kafka.topic("aggregates"), 40)
+    default = DefaultPartitioner()
+    assert sorted(m.key for m in got) == sorted(a.series.encode() for a in aggs)
+    assert all(m.partition == default(m.key, [0, 1, 2], [0, 1, 2]) for m in got)
+    by_id = sorted((decode(m.value, WindowAggregate) for m in got), key=lambda a: a.id)
+    assert by_id == sorted(aggs, key=lambda a: a.id)
+    assert len({m.partition for m in got}) == 3  # the 40 series spread over all three
+    # The batch went through Faust's send (the stub's), to the input's partition.
+    assert [(t, p) for t, _, _, p in app.producer.sent] == [
+        (cfg.kafka.topic("aggregate-batches"), 1)
+    ]
+
+
+async def test_every_window_goes_to_aggregates_and_only_the_analytics_size_to_the_batch() -> None:
     cfg = TokaConfig(pipeline={"window_seconds": [10, 60], "partitions": 4})
     app = _App()
     ten = [_agg(i) for i in range(3)]  # 0..10 s
@@ -64,9 +125,6 @@ async def test_every_window_goes_to_aggregates_and_only_the_analytics_size_to_th
 
 
 async def test_no_batch_when_no_window_of_the_analytics_size_closed() -> None:
-    from pipeline.windows.publish import AggregatePublisher
-    from schemas.config import TokaConfig
-
     cfg = TokaConfig(pipeline={"window_seconds": [10, 60]})
     app = _App()
     await AggregatePublisher(app, cfg).publish(0, [_agg(0)])
