@@ -54,8 +54,9 @@ async def _tail(cfg, args: argparse.Namespace) -> None:  # type: ignore[no-untyp
                 try:
                     print(format_alert(decode(msg.value, Alert)), flush=True)
                 except DecodeError as exc:
-                    print(f"(undecodable alert record at offset {msg.offset}: {exc})",
-                          file=sys.stderr)
+                    print(
+                        f"(undecodable alert record at offset {msg.offset}: {exc})", file=sys.stderr
+                    )
             seen += 1
             if args.max is not None and seen >= args.max:
                 return
