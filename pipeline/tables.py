@@ -67,6 +67,15 @@ class PartitionView(MutableMapping[str, Any]):
             raise KeyError(key)
         return self._table[k]
 
+    # get and `in` without the KeyError round trip of MutableMapping's: most lookups miss
+    # (an aggregate no alert has state for).
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._key(key) in self._table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        k = self._key(key)
+        return self._table[k] if k in self._table else default  # noqa: SIM401 (Faust .get raises inside)
+
     def __setitem__(self, key: str, value: Any) -> None:
         self._table[self._key(key)] = value
 

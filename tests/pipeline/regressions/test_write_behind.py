@@ -143,3 +143,12 @@ def test_forget_drops_live_objects() -> None:
     table["0|s|a"] = {"values": [9.0]}  # the partition's next owner wrote it
     assert wb.get(0, "s|a", Counter.restore) == Counter([9.0])
     assert wb.owns(0)  # not attached to a consumer: every partition
+
+
+def test_partition_view_get_and_in_see_only_their_partition() -> None:
+    from pipeline.tables import PartitionView
+
+    table = {"1|a": 5, "2|b": 6}
+    view = PartitionView(table, 1)
+    assert "a" in view and "b" not in view and 3 not in view
+    assert view.get("a") == 5 and view.get("b") is None and view.get("b", 0) == 0
