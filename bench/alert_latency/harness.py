@@ -29,11 +29,18 @@ THRESHOLD = 50.0
 
 
 class Gauge:
-    """One gauge in the Prometheus text format at /metrics: what both sides read."""
+    """One gauge in the Prometheus text format at /metrics: what both sides read.
 
-    def __init__(self, value: float) -> None:
+    Served on ``ports`` ports: Prometheus scrapes each as its own target. A target's scrape
+    phase is a hash of its labels, and Prometheus's latency is that phase's distance to the
+    rule evaluation, fixed for a whole run; several targets sample several phases, so one
+    run is not one lucky or unlucky draw.
+    """
+
+    def __init__(self, value: float, ports: int = 1) -> None:
         self.value = value
-        self.port = free_port()
+        self.ports = [free_port() for _ in range(ports)]
+        self.port = self.ports[0]
         self._runner: web.AppRunner | None = None
 
     @property
@@ -45,7 +52,8 @@ class Gauge:
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        for port in self.ports:
+            await web.TCPSite(self._runner, "127.0.0.1", port).start()
 
     async def stop(self) -> None:
         if self._runner:
@@ -88,7 +96,7 @@ def start_prometheus(tmp: Path, gauge: Gauge, interval: float) -> tuple[subproce
         f"global: {{scrape_interval: {interval:g}s, evaluation_interval: {interval:g}s}}\n"
         f"rule_files: [{tmp / 'prom-rules.yml'}]\n"
         f"scrape_configs:\n  - job_name: bench\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{gauge.port}']}}]\n"
+        f"    static_configs: [{{targets: {[f'127.0.0.1:{p}' for p in gauge.ports]}}}]\n"
     )
     log = tmp / "prometheus.log"
     proc = _popen(
@@ -237,12 +245,22 @@ class TokaAlerts:
 
 
 class PromAlerts:
-    """Polls Prometheus's /api/v1/alerts (every 0.1 s) for the bench alert."""
+    """Polls Prometheus's /api/v1/alerts (every 0.1 s) for the bench alert of each target:
+    ``firing`` once every target's fires, ``any_firing`` while any does, ``firing_since``
+    when each started."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, targets: int) -> None:
         self.url = url + "/api/v1/alerts"
-        self.firing = False
-        self.changed_at = 0.0
+        self.targets = targets
+        self.firing_since: dict[str, float] = {}
+
+    @property
+    def firing(self) -> bool:
+        return len(self.firing_since) == self.targets
+
+    @property
+    def any_firing(self) -> bool:
+        return bool(self.firing_since)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with ClientSession() as http:
@@ -250,10 +268,13 @@ class PromAlerts:
                 async with http.get(self.url) as resp:
                     body: dict[str, Any] = await resp.json()
                 now = time.time()
-                firing = any(
-                    a["labels"].get("alertname") == ALERT and a["state"] == "firing"
+                firing = {
+                    a["labels"].get("instance", "")
                     for a in body["data"]["alerts"]
-                )
-                if firing != self.firing:
-                    self.firing, self.changed_at = firing, now
+                    if a["labels"].get("alertname") == ALERT and a["state"] == "firing"
+                }
+                for instance in firing - self.firing_since.keys():
+                    self.firing_since[instance] = now
+                for instance in self.firing_since.keys() - firing:
+                    del self.firing_since[instance]
                 await asyncio.sleep(0.1)
