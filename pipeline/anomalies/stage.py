@@ -23,12 +23,12 @@ from typing import Any
 
 import faust
 
+from pipeline.analytics_input import analytics_input
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
 from pipeline.deadletter import decode_batch_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
 from schemas.analytics import Anomaly
 from schemas.config import TokaConfig
@@ -58,15 +58,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         min_growth_percent=ac.leak_min_growth_percent, cooldown_s=ac.leak_cooldown_hours * 3600,
     )  # fmt: skip
     host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED, HOST_AVAILABLE}
-    parts = cfg.pipeline.partitions
-    table = partitioned_table(app, "toka-anomaly-state", parts)
-    state = WriteBehind(
-        table, positions_table(app, parts), "anomalies", cfg.analytics.state_flush_seconds
-    )
+    state, source, _ = analytics_input(app, cfg, "toka-anomaly-state", "anomalies")
     guard = ProcessingGuard("anomalies")
-    batches = cfg.kafka.topic("aggregate-batches")
-    source = app.topic(batches, key_type=bytes, value_type=bytes, **_declared(cfg))
-    state.attach(app, batches)
     wanted: dict[str, bool] = {}  # name -> scored? (fnmatch per aggregate is not cheap)
 
     def wants(name: str) -> bool:
@@ -134,10 +127,3 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await topics.anomalies.send(key=a.series.encode(), value=encode(a))
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
-
-
-def _declared(cfg: TokaConfig) -> dict[str, Any]:
-    # internal=True makes Faust create any missing topic of the agent before subscribing,
-    # with the configured partition count; a broker's auto-created default could differ
-    # from the table changelog's and crash the worker ("Unrecognized partition").
-    return {"internal": True, "partitions": cfg.pipeline.partitions}

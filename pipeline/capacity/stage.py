@@ -24,6 +24,7 @@ from typing import Any
 
 import faust
 
+from pipeline.analytics_input import analytics_input
 from pipeline.capacity.forecast import build_forecast
 from pipeline.capacity.history import (
     Meta,
@@ -36,7 +37,6 @@ from pipeline.capacity.history import (
 )
 from pipeline.deadletter import decode_batch_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
 from schemas.analytics import CapacityForecast
 from schemas.config import TokaConfig
@@ -57,15 +57,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         return
     used_names = set(cc.series)
     total_of = {total: used for used, total in cc.series.items() if total}
-    parts = cfg.pipeline.partitions
-    table = partitioned_table(app, "toka-capacity-history", parts)
-    state = WriteBehind(
-        table, positions_table(app, parts), "capacity", cfg.analytics.state_flush_seconds
-    )
+    state, source, batches = analytics_input(app, cfg, "toka-capacity-history", "capacity")
     guard = ProcessingGuard("capacity")
-    batches = cfg.kafka.topic("aggregate-batches")
-    source = app.topic(batches, key_type=bytes, value_type=bytes, **_declared(cfg))
-    state.attach(app, batches)
 
     def on_resource(agg: WindowAggregate, p: int) -> None:
         res = resource_key(agg.host, agg.labels)
@@ -164,10 +157,3 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)
 
     app.toka_guards = [*getattr(app, "toka_guards", []), guard]
-
-
-def _declared(cfg: TokaConfig) -> dict[str, Any]:
-    # internal=True makes Faust create any missing topic of the agent before subscribing,
-    # with the configured partition count; a broker's auto-created default could differ
-    # from the table changelog's and crash the worker ("Unrecognized partition").
-    return {"internal": True, "partitions": cfg.pipeline.partitions}

@@ -29,6 +29,7 @@ from typing import Any
 import faust
 import msgspec
 
+from pipeline.analytics_input import analytics_input
 from pipeline.deadletter import (
     decode_batch_or_dead_letter,
     decode_or_dead_letter,
@@ -44,7 +45,6 @@ from pipeline.regressions.subjects import (
     watched_value,
 )
 from pipeline.stage_errors import ProcessingGuard
-from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
 from schemas.analytics import BaselineCommand, BenchmarkResult, Regression
 from schemas.config import TokaConfig
@@ -75,16 +75,11 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     bc = cfg.analytics.bench
     watch = Watch(rc)
     parts = cfg.pipeline.partitions
-    table = partitioned_table(app, STATE_TABLE, parts)
-    state = WriteBehind(
-        table, positions_table(app, parts), "regressions", cfg.analytics.state_flush_seconds
+    state, source, batches = analytics_input(
+        app, cfg, STATE_TABLE, "regressions", cfg.kafka.topic("benchmarks"), command_topic(cfg)
     )
     guard = ProcessingGuard("regressions")
-    batches = cfg.kafka.topic("aggregate-batches")
-    names = (batches, cfg.kafka.topic("benchmarks"), command_topic(cfg))
-    source = app.topic(*names, key_type=bytes, value_type=bytes, **_declared(cfg))
     commands = app.topic(command_topic(cfg), key_type=bytes, value_type=bytes)
-    state.attach(app, batches)
 
     async def emit(found: list[Regression]) -> None:
         for record in found:
@@ -204,10 +199,3 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 def decode_state(value: bytes) -> dict[str, Any]:
     """A table value as written to the changelog (for ``toka baseline list``)."""
     return msgspec.json.decode(value)
-
-
-def _declared(cfg: TokaConfig) -> dict[str, Any]:
-    # internal=True makes Faust create any missing topic of the agent before subscribing,
-    # with the configured partition count; a broker's auto-created default could differ
-    # from the table changelog's and crash the worker ("Unrecognized partition").
-    return {"internal": True, "partitions": cfg.pipeline.partitions}
