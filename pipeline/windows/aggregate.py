@@ -56,6 +56,19 @@ class Pane:
         # Increase already folded out of thinned points (counters only).
         self.carried = 0.0
 
+    def add(self, v: float, ts: float) -> None:
+        """Fold one value into the scalar fields. Both fold paths (per sample in core.py, per
+        layout row in layouts.py) call this, so they agree on ties and order."""
+        self.count += 1
+        self.sum += v
+        if v < self.min:  # noqa: PLR1730 (plain compares beat min()/max() calls here)
+            self.min = v
+        if v > self.max:  # noqa: PLR1730
+            self.max = v
+        if ts >= self.last_ts:
+            self.last_ts = ts
+            self.last = v
+
     def flush(self, alpha: float) -> None:
         if self.sketch is None:
             self.sketch = DDSketch(alpha)

@@ -188,15 +188,7 @@ class WindowStore:
                     members.add(ser)
                 ser.cur_p = p
                 ser.cur = pane
-            pane.count += 1
-            pane.sum += v
-            if v < pane.min:  # noqa: PLR1730
-                pane.min = v
-            if v > pane.max:  # noqa: PLR1730
-                pane.max = v
-            if ts >= pane.last_ts:
-                pane.last_ts = ts
-                pane.last = v
+            pane.add(v, ts)
             if ser.kind == "gauge":
                 vals = pane.vals
                 vals.append(v)

@@ -204,15 +204,7 @@ class Block:
                 elif ser.kind == "counter":
                     pane.points = [(ts, v)]
                 continue
-            pane.count += 1
-            pane.sum += v
-            if v < pane.min:  # noqa: PLR1730
-                pane.min = v
-            if v > pane.max:  # noqa: PLR1730
-                pane.max = v
-            if fts >= pane.last_ts:
-                pane.last_ts = fts
-                pane.last = v
+            pane.add(v, fts)
             if ser.kind == "gauge":
                 pane.vals.append(v)
                 if len(pane.vals) >= BUFFER_LIMIT:
