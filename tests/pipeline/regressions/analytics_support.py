@@ -91,11 +91,13 @@ def stage_worker(
     prefix: str | None = None,
     *,
     kill: bool = False,
+    commit_interval: float = 2.8,
 ) -> Iterator[TokaConfig]:
     """A worker running ``stage`` with ``analytics`` settings; yields the matching config.
 
     Pass the ``prefix`` of an earlier worker to run its successor (same topics and app id).
     ``kill``: end it with SIGKILL (no flush, no commit) instead of a clean stop.
+    ``commit_interval``: Faust's offset commit interval (its default is 2.8 s).
     """
     prefix = prefix or f"a{new_id()[:6]}."
     cfg = TokaConfig(
@@ -113,6 +115,7 @@ def stage_worker(
         "TOKA_PIPELINE__DATA_DIR": str(tmp / "data"),
         "TOKA_TEST_STAGES": stage,
         "PYTHONPATH": os.getcwd(),
+        "TOKA_TEST_COMMIT_INTERVAL": str(commit_interval),
     }
     _flatten("TOKA_ANALYTICS", analytics, env)
     asyncio.run(ensure_topics(cfg))  # the stage creates its own extra topics

@@ -159,17 +159,27 @@ def test_baseline_survives_a_worker_restart(broker: EmbeddedBroker, tmp_path: Pa
 def test_a_killed_worker_applies_no_batch_twice(broker: EmbeddedBroker, tmp_path: Path) -> None:
     """SIGKILL once the state is flushed (its offsets may not be committed yet): the
     successor recovers the state with its position and skips any batch it replays, so
-    every window is observed exactly once and the step is reported once."""
+    every window is observed exactly once and the step is reported once.
+
+    The first worker is killed before its first offset commit, so the successor replays
+    every batch. Its new batches are sent once it has committed past the replay: Faust
+    0.15.3 can drop a record fetched while a worker's recovery ends, when the partition
+    has no committed offset yet (its final seek does not rewind), so a batch sent during
+    start-up could vanish before the stage sees it (1 run in 10 under CPU load).
+    Replayed batches are unaffected: the state already holds them."""
     settings = {**SETTINGS, "state_flush_seconds": 0.5}
     series = aggregates("cache_get_seconds", lambda i: {"cache": "l1"}, 25, 45, 4)
     key = f"0|s|{series[0].series}"
-    with stage_worker(broker, "pipeline.regressions.stage", tmp_path, settings, kill=True) as cfg:
+    with stage_worker(
+        broker, "pipeline.regressions.stage", tmp_path, settings, kill=True, commit_interval=600
+    ) as cfg:  # fmt: skip
         publish_batches(cfg, batches(series[:24]))
         changelog(cfg, "toka-analytics-positions", lambda s: s.get("0|regressions", [0])[0] == 23)
     prefix = cfg.kafka.topic_prefix
     with stage_worker(
         broker, "pipeline.regressions.stage", tmp_path, settings, prefix
     ) as cfg:  # fmt: skip
+        _wait_committed(cfg, 24)
         publish_batches(cfg, batches(series[24:]))
         raw = asyncio.run(
             collect(cfg.kafka.bootstrap_servers, cfg.kafka.topic("regressions"),

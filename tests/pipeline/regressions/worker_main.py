@@ -12,5 +12,8 @@ from schemas.config import load_config
 
 if __name__ == "__main__":
     stages = os.environ["TOKA_TEST_STAGES"].split(",")
-    app = create_app(load_config(None), stages=stages)
+    overrides = {}
+    if interval := os.environ.get("TOKA_TEST_COMMIT_INTERVAL"):
+        overrides["broker_commit_interval"] = float(interval)
+    app = create_app(load_config(None), stages=stages, **overrides)
     Worker(app, loglevel="info", quiet=True).execute_from_commandline()
