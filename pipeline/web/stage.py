@@ -3,7 +3,8 @@
 - ``/metrics``: Prometheus text, from a registry of this app's own (never the process-wide
   default registry, so two apps in one process never mix their numbers).
 - ``/healthz``: liveness, 200 or 503 with the problems as JSON (see health.py).
-- ``/readyz``: 200 once the worker has started and is not in a rebalance.
+- ``/readyz``: 200 once the worker has its partitions, has recovered its tables and is
+  not in a rebalance (before its first assignment it is not ready).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def install(
 
     @app.page("/readyz")
     async def readyz(self: web.View, request: web.Request) -> web.Response:
-        ready = bool(app.started) and not app.rebalancing and not app.should_stop
+        recovered = app.tables.recovery.completed.is_set()  # set once, by the first recovery
+        ready = bool(app.started) and recovered and not app.rebalancing and not app.should_stop
         return self.json({"ready": ready}, status=200 if ready else 503)
 
     @app.timer(interval=HEALTH_TICK_SECONDS, name="toka-web-health")
