@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiohttp.web import Response
@@ -79,7 +79,7 @@ def install(
 
     @app.page("/readyz")
     async def readyz(self: web.View, request: web.Request) -> web.Response:
-        recovered = app.tables.recovery.completed.is_set()  # set once, by the first recovery
+        recovered = cast(Any, app.tables).recovery.completed.is_set()  # set by the first recovery
         ready = bool(app.started) and recovered and not app.rebalancing and not app.should_stop
         return self.json({"ready": ready}, status=200 if ready else 503)
 
