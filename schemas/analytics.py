@@ -28,7 +28,7 @@ class _Record(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fi
     pass
 
 
-class SummaryStats(_Record):
+class SummaryStats(_Record, frozen=True):
     """A sample summarised: the baseline or the current window set."""
 
     n: int
@@ -38,7 +38,7 @@ class SummaryStats(_Record):
     stdev: float = 0.0
 
 
-class Regression(_Record, tag_field="schema", tag="toka.regression.v1"):
+class Regression(_Record, frozen=True, tag_field="schema", tag="toka.regression.v1"):
     """A significant and large-enough shift of a series or benchmark from its baseline.
 
     Key: the subject (series id or benchmark name). ``direction`` says whether the shift is
@@ -66,7 +66,7 @@ class Regression(_Record, tag_field="schema", tag="toka.regression.v1"):
     labels: dict[str, str] = {}
 
 
-class Anomaly(_Record, tag_field="schema", tag="toka.anomaly.v1"):
+class Anomaly(_Record, frozen=True, tag_field="schema", tag="toka.anomaly.v1"):
     """An observed value outside its expected range, or a suspected memory leak.
 
     For ``leak_suspect``: ``growth_per_hour`` is in the series' unit (bytes/h) and
@@ -94,14 +94,14 @@ class Anomaly(_Record, tag_field="schema", tag="toka.anomaly.v1"):
     window_end: float | None = None
 
 
-class ForecastPoint(_Record):
+class ForecastPoint(_Record, frozen=True):
     horizon_days: int
     value: float
     lower: float
     upper: float
 
 
-class CapacityForecast(_Record, tag_field="schema", tag="toka.capacity_forecast.v1"):
+class CapacityForecast(_Record, frozen=True, tag_field="schema", tag="toka.capacity_forecast.v1"):
     """A fitted trend of one resource series and what it means. Key: series id.
 
     ``fit_score`` is the hold-out error of the chosen model (``fit_metric``); times to the
@@ -136,7 +136,7 @@ class CapacityForecast(_Record, tag_field="schema", tag="toka.capacity_forecast.
     candidates: dict[str, float] = {}
 
 
-class LatencyStats(_Record):
+class LatencyStats(_Record, frozen=True):
     mean: float
     p50: float
     p90: float
@@ -144,7 +144,7 @@ class LatencyStats(_Record):
     p99: float
 
 
-class BenchmarkResult(_Record, tag_field="schema", tag="toka.benchmark_result.v1"):
+class BenchmarkResult(_Record, frozen=True, tag_field="schema", tag="toka.benchmark_result.v1"):
     """One ``toka bench`` run of one benchmark: ``repeats`` runs summarised. Key: benchmark.
 
     ``samples`` holds the per-repeat value of ``metric`` (what the regression stage tests);
@@ -170,7 +170,7 @@ class BenchmarkResult(_Record, tag_field="schema", tag="toka.benchmark_result.v1
     labels: dict[str, str] = {}
 
 
-class BaselineCommand(_Record, tag_field="schema", tag="toka.baseline_command.v1"):
+class BaselineCommand(_Record, frozen=True, tag_field="schema", tag="toka.baseline_command.v1"):
     """``toka baseline pin|unpin|reset``: sent to the regression stage. Key: subject."""
 
     id: str

@@ -162,7 +162,9 @@ _DIGITS_19_STR = re.compile(r"[0-9]{19}")
 def _may_hold_wide_int(data: bytes | str) -> bool:
     # An int beyond 64 bits has 19+ digits in a row; a C scan of the text is far cheaper
     # than walking every value of a large record (an AggregateBatch) in Python.
-    return (_DIGITS_19 if isinstance(data, bytes) else _DIGITS_19_STR).search(data) is not None
+    if isinstance(data, bytes):
+        return _DIGITS_19.search(data) is not None
+    return _DIGITS_19_STR.search(data) is not None
 
 
 def _ints_ok(v: Any) -> bool:

@@ -36,7 +36,7 @@ class _Record(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fi
     pass
 
 
-class Sample(_Record):
+class Sample(_Record, frozen=True):
     """One value of one series.
 
     Histograms carry cumulative ``buckets`` [[le, count], ...] with finite upper bounds;
@@ -52,7 +52,7 @@ class Sample(_Record):
     sum: float | None = None
 
 
-class MetricBatch(_Record, tag_field="schema", tag="toka.metric_batch.v1"):
+class MetricBatch(_Record, frozen=True, tag_field="schema", tag="toka.metric_batch.v1"):
     """One collection from one host: many samples. Key: host.
 
     ``interval``: seconds until this source's next collection, a promise that its next
@@ -69,7 +69,7 @@ class MetricBatch(_Record, tag_field="schema", tag="toka.metric_batch.v1"):
     interval: float | None = None
 
 
-class Span(_Record):
+class Span(_Record, frozen=True):
     trace_id: str
     span_id: str
     name: str
@@ -81,7 +81,7 @@ class Span(_Record):
     attributes: dict[str, Any] = {}
 
 
-class SpanBatch(_Record, tag_field="schema", tag="toka.span_batch.v1"):
+class SpanBatch(_Record, frozen=True, tag_field="schema", tag="toka.span_batch.v1"):
     """Many spans from one service. Key: service."""
 
     id: str
@@ -90,7 +90,7 @@ class SpanBatch(_Record, tag_field="schema", tag="toka.span_batch.v1"):
     resource: dict[str, str] = {}
 
 
-class WindowAggregate(_Record, tag_field="schema", tag="toka.window_aggregate.v1"):
+class WindowAggregate(_Record, frozen=True, tag_field="schema", tag="toka.window_aggregate.v1"):
     """One series over one closed window. Key: series id."""
 
     id: str
@@ -123,7 +123,7 @@ class WindowAggregate(_Record, tag_field="schema", tag="toka.window_aggregate.v1
     sketch: dict[str, Any] | None = None
 
 
-class AggregateBatch(_Record, tag_field="schema", tag="toka.aggregate_batch.v1"):
+class AggregateBatch(_Record, frozen=True, tag_field="schema", tag="toka.aggregate_batch.v1"):
     """Internal: the aggregates one input partition closed at once, for the analytics stages.
 
     One record per close instead of one per series: the analytics stages pay Faust's
@@ -136,7 +136,7 @@ class AggregateBatch(_Record, tag_field="schema", tag="toka.aggregate_batch.v1")
     aggregates: list[WindowAggregate]
 
 
-class Alert(_Record, tag_field="schema", tag="toka.alert.v1"):
+class Alert(_Record, frozen=True, tag_field="schema", tag="toka.alert.v1"):
     """An alert state change, in the shape Alertmanager's POST /api/v2/alerts takes.
 
     Firing alerts carry ``endsAt`` = ZERO_TIME, as Alertmanager's webhook does. Key: fingerprint.
@@ -155,7 +155,7 @@ class Alert(_Record, tag_field="schema", tag="toka.alert.v1"):
     generatorURL: str = ""
 
 
-class DeadLetter(_Record, tag_field="schema", tag="toka.dead_letter.v1"):
+class DeadLetter(_Record, frozen=True, tag_field="schema", tag="toka.dead_letter.v1"):
     """A record that could not be processed, with its reason and the original bytes (base64)."""
 
     id: str

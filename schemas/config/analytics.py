@@ -72,15 +72,17 @@ class AnomalyConfig(Block):
     leak_cooldown_hours: float = Field(6.0, ge=0)
 
 
+def _default_capacity_series() -> dict[str, str | None]:
+    return {
+        "system_disk_used_bytes": "system_disk_total_bytes",
+        "system_memory_used_bytes": "system_memory_total_bytes",
+    }
+
+
 class CapacityConfig(Block):
     enabled: bool = True
     #: Resource series and the series of their totals (thresholds are a share of it).
-    series: dict[str, str | None] = Field(
-        default_factory=lambda: {
-            "system_disk_used_bytes": "system_disk_total_bytes",
-            "system_memory_used_bytes": "system_memory_total_bytes",
-        }
-    )
+    series: dict[str, str | None] = Field(default_factory=_default_capacity_series)
     bucket_seconds: float = Field(300.0, gt=0)
     retention_days: float = Field(90.0, gt=0)
     refit_interval_seconds: float = Field(3600.0, gt=0)
