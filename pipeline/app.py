@@ -10,7 +10,7 @@ import importlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -112,12 +112,12 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
     Path(settings["datadir"]).mkdir(parents=True, exist_ok=True)
     app = faust.App(cfg.pipeline.app_id, **settings)
     t = cfg.kafka.topic
-    app.toka_topics = Topics(
+    cast(Any, app).toka_topics = Topics(
         **{
             kind: app.topic(t(kind), key_type=bytes, value_type=bytes)
             for kind in Topics.__dataclass_fields__
         }
     )
     for module in STAGE_MODULES if stages is None else stages:
-        importlib.import_module(module).install(app, app.toka_topics, cfg)
+        importlib.import_module(module).install(app, cast(Any, app).toka_topics, cfg)
     return app

@@ -82,7 +82,7 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+    def start(self, timeout: float = 15.0) -> Self:
         _check_port_free(self.host, self.port)
         cmd = [
             tansu_binary(), "broker",

@@ -48,7 +48,7 @@ def partitioned_table(app: faust.App, name: str, partitions: int) -> Partitioned
         partitions=partitions,
         schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
     )
-    return app.tables.add(table)
+    return cast(PartitionedTable, app.tables.add(table))  # add() returns the table it is given
 
 
 class PartitionView(MutableMapping[str, Any]):

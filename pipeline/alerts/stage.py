@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -72,6 +72,6 @@ def alert_stage(app: faust.App, topics: Any, cfg: TokaConfig) -> AlertStage:
     """The app's one AlertStage, created by the first stage that asks for it."""
     stage = getattr(app, "toka_alert_stage", None)
     if stage is None:
-        stage = app.toka_alert_stage = AlertStage(app, topics, cfg)
-        app.toka_guards = [*getattr(app, "toka_guards", []), stage.guard]
+        stage = cast(Any, app).toka_alert_stage = AlertStage(app, topics, cfg)
+        cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), stage.guard]
     return stage

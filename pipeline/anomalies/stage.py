@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -106,7 +106,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     @app.agent(source, name="toka-anomalies")
     async def anomalies(stream: faust.StreamT) -> None:
-        manual = stream.noack()  # acked by state.settle(), once the table holds the effect
+        # acked by state.settle(), once the table holds the effect
+        manual = cast("faust.Stream[Any]", stream).noack()
         async for event in manual.events():
             state.hold(manual, event)
             msg = event.message
@@ -126,4 +127,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     guard.count(a.kind)
                     await topics.anomalies.send(key=a.series.encode(), value=encode(a))
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]

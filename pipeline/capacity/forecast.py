@@ -103,6 +103,7 @@ def select_model(
     ):
         reuse = cache["hw_params"]
     for name, fit in MODELS.items():
+        m: Fitted | None
         if name == "holt_winters":
             m = fit_holt_winters(t[:-h], y[:-h], season, params=reuse)
         else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -79,7 +79,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     @app.agent(source, name="toka-capacity")
     async def capacity(stream: faust.StreamT) -> None:
-        manual = stream.noack()  # acked by state.settle(), once the table holds the effect
+        # acked by state.settle(), once the table holds the effect
+        manual = cast("faust.Stream[Any]", stream).noack()
         async for event in manual.events():
             state.hold(manual, event)
             msg = event.message
@@ -156,4 +157,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await topics.capacity.send(key=fc.series.encode(), value=encode(fc))
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]

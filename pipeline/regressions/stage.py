@@ -24,7 +24,7 @@ written at once.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
 import msgspec
@@ -157,7 +157,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     @app.agent(source, name="toka-regressions")
     async def regressions(stream: faust.StreamT) -> None:
-        manual = stream.noack()  # acked by state.settle(), once the table holds the effect
+        # acked by state.settle(), once the table holds the effect
+        manual = cast("faust.Stream[Any]", stream).noack()
         async for event in manual.events():
             state.hold(manual, event)
             msg = event.message
@@ -193,7 +194,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 state.flush()  # rare records: written through
                 await emit([] if out is None else [out])
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
 
 
 def decode_state(value: bytes) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -87,7 +87,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         await release(key, now)
 
     async def consume(stream: faust.StreamT, topic: str, parse: Any) -> None:
-        manual = stream.noack()
+        manual = cast("faust.Stream[Any]", stream).noack()
         streams[topic] = manual
         async for event in manual.events():
             msg, raw = event.message, event.value
@@ -139,4 +139,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 await emit(key, windows[key].close_due(now))
                 await release(key, now)
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]

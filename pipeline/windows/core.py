@@ -178,6 +178,7 @@ class WindowStore:
             ser.last_seen = now
             if ser.cur_p == p:
                 pane = ser.cur
+                assert pane is not None  # cur_p and cur are set and cleared together
             else:
                 pane = ser.panes.get(p)
                 if pane is None:

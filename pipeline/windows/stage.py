@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -78,7 +78,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
 
     @app.agent(topics.metrics, name="toka-windows")
     async def windows(stream: faust.StreamT) -> None:
-        manual = stream.noack()
+        manual = cast("faust.Stream[Any]", stream).noack()
         streams[:] = [manual]
         async for event in manual.events():
             msg = event.message
@@ -129,4 +129,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await emit(partition, closed, now)
                     await release(partition, now)
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]
+    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
