@@ -7,10 +7,13 @@ from typing import Any, NamedTuple
 
 import faust
 
+from pipeline.deadletter import decode_batch_or_dead_letter
+from pipeline.stage_errors import ProcessingGuard
 from pipeline.tables import WriteBehind, partitioned_table, positions_table
+from schemas import WindowAggregate
 from schemas.config import TokaConfig
 
-__all__ = ["AnalyticsInput", "analytics_input"]
+__all__ = ["AnalyticsInput", "analytics_input", "batch_to_apply"]
 
 
 class AnalyticsInput(NamedTuple):
@@ -36,3 +39,17 @@ def analytics_input(
     )
     state.attach(app, batches)
     return AnalyticsInput(state, source, batches)
+
+
+async def batch_to_apply(
+    state: WriteBehind, event: Any, deadletter: Any, guard: ProcessingGuard
+) -> list[WindowAggregate] | None:
+    """The aggregates of a batch event, or None when there is nothing to apply: a replay
+    the state already holds, a bad batch (dead-lettered) or a partition revoked meanwhile.
+    The caller applies them, then calls ``state.applied`` with the event's position."""
+    msg = event.message
+    if state.replayed(msg.partition, msg.offset, msg.timestamp):
+        guard.count("replayed")
+        return None
+    aggs = await decode_batch_or_dead_letter(event.value, msg, deadletter, guard)
+    return aggs if aggs is not None and state.owns(msg.partition) else None

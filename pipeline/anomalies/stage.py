@@ -23,11 +23,10 @@ from typing import Any, cast
 
 import faust
 
-from pipeline.analytics_input import analytics_input
+from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.deadletter import decode_batch_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from schemas import WindowAggregate, encode
 from schemas.analytics import Anomaly
@@ -113,11 +112,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             msg = event.message
             p = msg.partition
             with guard.record():
-                if state.replayed(p, msg.offset, msg.timestamp):
-                    guard.count("replayed")
-                    continue
-                aggs = await decode_batch_or_dead_letter(event.value, msg, topics.deadletter, guard)
-                if aggs is None or not state.owns(p):
+                aggs = await batch_to_apply(state, event, topics.deadletter, guard)
+                if aggs is None:
                     continue
                 found = on_batch(aggs, p)
                 state.applied(p, msg.offset, msg.timestamp)

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import faust
 
-from pipeline.analytics_input import analytics_input
+from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.capacity.forecast import build_forecast
 from pipeline.capacity.history import (
     Meta,
@@ -35,7 +35,6 @@ from pipeline.capacity.history import (
     meta_key,
     resource_key,
 )
-from pipeline.deadletter import decode_batch_or_dead_letter
 from pipeline.stage_errors import ProcessingGuard
 from schemas import WindowAggregate, encode
 from schemas.analytics import CapacityForecast
@@ -86,11 +85,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             msg = event.message
             p = msg.partition
             with guard.record():
-                if state.replayed(p, msg.offset, msg.timestamp):
-                    guard.count("replayed")
-                    continue
-                aggs = await decode_batch_or_dead_letter(event.value, msg, topics.deadletter, guard)
-                if aggs is None or not state.owns(p):
+                aggs = await batch_to_apply(state, event, topics.deadletter, guard)
+                if aggs is None:
                     continue
                 for agg in aggs:
                     if agg.name in used_names or agg.name in total_of:

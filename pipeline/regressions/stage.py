@@ -29,9 +29,8 @@ from typing import Any, cast
 import faust
 import msgspec
 
-from pipeline.analytics_input import analytics_input
+from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.deadletter import (
-    decode_batch_or_dead_letter,
     decode_or_dead_letter,
     send_dead_letter,
 )
@@ -166,11 +165,8 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             p = msg.partition
             with guard.record():
                 if msg.topic == batches:
-                    if state.replayed(p, msg.offset, msg.timestamp):
-                        guard.count("replayed")
-                        continue
-                    aggs = await decode_batch_or_dead_letter(raw, msg, topics.deadletter, guard)
-                    if aggs is None or not state.owns(p):
+                    aggs = await batch_to_apply(state, event, topics.deadletter, guard)
+                    if aggs is None:
                         continue
                     found = on_batch(aggs, p)
                     state.applied(p, msg.offset, msg.timestamp)
