@@ -14,7 +14,6 @@ from typing import Any, cast
 
 import faust
 
-from pipeline import faust_fixes
 from pipeline.partitioner import CachingPartitioner
 from schemas.config import TokaConfig
 
@@ -68,7 +67,6 @@ def _credentials(opts: dict[str, Any]) -> Any:
 
 def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: Any) -> faust.App:
     """Build the app with its topics on ``app.toka_topics`` and every stage installed."""
-    faust_fixes.apply()
     settings: dict[str, Any] = {
         "broker": "kafka://" + cfg.kafka.bootstrap_servers.replace(",", ";kafka://"),
         "store": "memory://",
