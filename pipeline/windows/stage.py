@@ -48,6 +48,9 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     stores: dict[int, WindowStore] = {}
     held: dict[int, Holdback[Any]] = {}
     complete: dict[int, Completeness] = {}
+    # Last offset folded into each store: the seek that ends a rebalance may deliver again
+    # what this worker already took (Faust fetches before it), and a store keeps it.
+    applied: dict[int, int] = {}
     guard = ProcessingGuard("windows")
     metrics_topic = cfg.kafka.topic("metrics")
     publisher = AggregatePublisher(app, cfg)
@@ -60,6 +63,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             stores[partition] = WindowStore.from_config(pc)
             held[partition] = Holdback(span, idle_after)
             complete[partition] = Completeness(pc.grace_seconds, pc.idle_close_seconds)
+            applied[partition] = -1
         return stores[partition]
 
     async def emit(partition: int, aggregates: list[WindowAggregate], now: float) -> None:
@@ -87,6 +91,12 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             with guard.record():
                 now = time.time()
                 store = store_for(partition)
+                if msg.offset <= applied[partition]:  # in the store already
+                    guard.count("replayed")
+                    held[partition].hold(float("-inf"), now, event)  # acked after the first
+                    await release(partition, now)
+                    continue
+                applied[partition] = msg.offset
                 try:
                     batch = decode(raw, MetricBatch)
                 except DecodeError as exc:
@@ -120,7 +130,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         }
         for partition in list(stores):
             if partition not in assigned:  # revoked: its new owner replays the held records
-                del stores[partition], complete[partition]
+                del stores[partition], complete[partition], applied[partition]
                 held.pop(partition).drop()
         for partition in assigned:
             with guard.record(count_ok=False):
