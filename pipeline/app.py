@@ -112,12 +112,13 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
     Path(settings["datadir"]).mkdir(parents=True, exist_ok=True)
     app = faust.App(cfg.pipeline.app_id, **settings)
     t = cfg.kafka.topic
-    cast(Any, app).toka_topics = Topics(
+    topics = Topics(
         **{
             kind: app.topic(t(kind), key_type=bytes, value_type=bytes)
             for kind in Topics.__dataclass_fields__
         }
     )
+    cast(Any, app).toka_topics = topics
     for module in STAGE_MODULES if stages is None else stages:
-        importlib.import_module(module).install(app, cast(Any, app).toka_topics, cfg)
+        importlib.import_module(module).install(app, topics, cfg)
     return app

@@ -12,8 +12,9 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
-__all__ = ["ProcessingGuard"]
+__all__ = ["ProcessingGuard", "register_guard", "registered_guards"]
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +39,12 @@ class ProcessingGuard:
         else:
             if count_ok:
                 self.counts["ok"] += 1
+
+
+def register_guard(app: Any, guard: ProcessingGuard) -> None:
+    """List a stage's guard on its app, where /metrics and /healthz read them."""
+    cast(Any, app).toka_guards = [*registered_guards(app), guard]
+
+
+def registered_guards(app: Any) -> list[ProcessingGuard]:
+    return list(getattr(app, "toka_guards", []))

@@ -15,7 +15,7 @@ from typing import Any, cast
 import faust
 
 from pipeline.alerts.defaults import load_rules
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from pipeline.tables import PartitionView, make_durable, partitioned_table
 from schemas import encode
 from schemas.config import TokaConfig
@@ -73,5 +73,5 @@ def alert_stage(app: faust.App, topics: Any, cfg: TokaConfig) -> AlertStage:
     stage = getattr(app, "toka_alert_stage", None)
     if stage is None:
         stage = cast(Any, app).toka_alert_stage = AlertStage(app, topics, cfg)
-        cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), stage.guard]
+        register_guard(app, stage.guard)
     return stage

@@ -27,7 +27,7 @@ from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from schemas import WindowAggregate, encode
 from schemas.analytics import Anomaly
 from schemas.config import TokaConfig
@@ -123,4 +123,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     guard.count(a.kind)
                     await topics.anomalies.send(key=a.series.encode(), value=encode(a))
 
-    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
+    register_guard(app, guard)

@@ -35,7 +35,7 @@ from pipeline.capacity.history import (
     meta_key,
     resource_key,
 )
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from schemas import WindowAggregate, encode
 from schemas.analytics import CapacityForecast
 from schemas.config import TokaConfig
@@ -153,4 +153,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await topics.capacity.send(key=fc.series.encode(), value=encode(fc))
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)
 
-    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
+    register_guard(app, guard)

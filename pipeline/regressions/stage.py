@@ -43,7 +43,7 @@ from pipeline.regressions.subjects import (
     version_of,
     watched_value,
 )
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from schemas import WindowAggregate, encode
 from schemas.analytics import BaselineCommand, BenchmarkResult, Regression
 from schemas.config import TokaConfig
@@ -190,7 +190,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 state.flush()  # rare records: written through
                 await emit([] if out is None else [out])
 
-    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
+    register_guard(app, guard)
 
 
 def decode_state(value: bytes) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import faust
 
 from pipeline.sinks.alertmanager import active_payloads, payload, record
 from pipeline.sinks.client import AlertmanagerClient
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from pipeline.tables import PartitionView, partitioned_table
 from schemas import Alert, decode
 from schemas.config import TokaConfig
@@ -67,5 +67,5 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         async def on_stop(self) -> None:
             await client.close()
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]  # type: ignore[attr-defined]
+    register_guard(app, guard)
     app.toka_alertmanager = client  # type: ignore[attr-defined]

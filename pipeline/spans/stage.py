@@ -22,7 +22,7 @@ from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import send_dead_letter
 from pipeline.spans.core import SpanWindows
 from pipeline.spans.otlp import decode_otlp_spans
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from pipeline.windows.core import WindowStore
 from pipeline.windows.holdback import Holdback
 from pipeline.windows.publish import AggregatePublisher
@@ -139,4 +139,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 await emit(key, windows[key].close_due(now))
                 await release(key, now)
 
-    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
+    register_guard(app, guard)

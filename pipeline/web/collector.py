@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from pipeline.stage_errors import registered_guards
 from pipeline.web.health import Health, StageCounts
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog
@@ -54,7 +55,7 @@ class WorkerCollector(Collector):
         yield from self._consumer()
 
     def _stages(self) -> Iterator[Any]:
-        stages = stage_counts(getattr(self._app, "toka_guards", []))
+        stages = stage_counts(registered_guards(self._app))
         processed = CounterMetricFamily(
             "toka_worker_records_processed",
             "Records (and timer ticks) a stage handled without an unexpected error, "

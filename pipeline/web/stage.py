@@ -17,6 +17,7 @@ from aiohttp.web import Response
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from pipeline.stage_errors import registered_guards
 from pipeline.web.collector import WorkerCollector, health_input, stage_counts
 from pipeline.web.health import Health, HealthJudge, HealthPolicy
 from pipeline.web.sensor import OutputSensor
@@ -53,7 +54,7 @@ def install(
     def health() -> Health:
         return judge.evaluate(
             time.time(),
-            health_input(stage_counts(getattr(app, "toka_guards", []))),
+            health_input(stage_counts(registered_guards(app))),
             crashes.dead_agents(stopping=bool(app.should_stop)),
             crashes.recent,
         )

@@ -19,7 +19,7 @@ import faust
 
 from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import send_dead_letter
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from pipeline.windows.completeness import Completeness
 from pipeline.windows.core import WindowStore
 from pipeline.windows.holdback import Holdback
@@ -80,6 +80,12 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         for event in held[partition].release(closed_through, now):
             await streams[0].ack(event)
 
+    async def release_after_earlier(partition: int, now: float, event: Any) -> None:
+        # A record with nothing to hold for (bad, or already folded in). Acks go in offset
+        # order: Faust may commit past a held record when a later one is acked first.
+        held[partition].hold(float("-inf"), now, event)
+        await release(partition, now)
+
     @app.agent(topics.metrics, name="toka-windows")
     async def windows(stream: faust.StreamT) -> None:
         manual = cast("faust.Stream[Any]", stream).noack()
@@ -93,8 +99,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 store = store_for(partition)
                 if msg.offset <= applied[partition]:  # in the store already
                     guard.count("replayed")
-                    held[partition].hold(float("-inf"), now, event)  # acked after the first
-                    await release(partition, now)
+                    await release_after_earlier(partition, now, event)
                     continue
                 applied[partition] = msg.offset
                 try:
@@ -102,10 +107,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 except DecodeError as exc:
                     guard.count("decode")
                     await send_dead_letter(topics.deadletter, exc.reason, str(exc), raw, msg)
-                    # Acks go in offset order: Faust may commit past a held record when a
-                    # later one is acked first. This one is done as soon as those are.
-                    held[partition].hold(float("-inf"), now, event)
-                    await release(partition, now)
+                    await release_after_earlier(partition, now, event)
                     continue
                 late = store.add_batch(batch, now)
                 newest = _newest_event_time(batch)
@@ -139,4 +141,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     await emit(partition, closed, now)
                     await release(partition, now)
 
-    cast(Any, app).toka_guards = [*getattr(app, "toka_guards", []), guard]
+    register_guard(app, guard)

@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.stage_errors import ProcessingGuard, register_guard
 from schemas.config import TokaConfig
 
 AGENT = "toka-test-crashy"
@@ -34,7 +34,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 if value == b"fail":
                     raise ValueError("a record this stage cannot handle")
 
-    app.toka_guards = [*getattr(app, "toka_guards", []), guard]  # type: ignore[attr-defined]
+    register_guard(app, guard)
 
 
 def main() -> None:
