@@ -19,10 +19,28 @@ JSON_DIR = Path(__file__).parent / "json"
 
 
 def schema_for(name: str) -> dict[str, Any]:
-    schema = msgspec.json.schema(RECORD_TYPES[name])
+    schema = _normalise_prose(msgspec.json.schema(RECORD_TYPES[name]))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://toka.dev/schemas/{name}.json"
     return schema
+
+
+def _normalise_prose(node: Any) -> Any:
+    """Folds white space in descriptions and titles: msgspec releases differ in how they dedent
+    docstrings, and no reader cares; everything else is compared exactly."""
+    if isinstance(node, dict):
+        return {
+            key: " ".join(value.split())
+            if key in _PROSE_KEYS and isinstance(value, str)
+            else _normalise_prose(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_normalise_prose(item) for item in node]
+    return node
+
+
+_PROSE_KEYS = frozenset({"description", "title"})
 
 
 def load(name: str) -> dict[str, Any]:

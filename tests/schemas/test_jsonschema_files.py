@@ -15,3 +15,15 @@ def test_every_record_type_has_a_current_schema_file() -> None:
         assert json.loads(path.read_text()) == schema_for(name), (
             f"{path} is stale: run python -m schemas.jsonschema_files"
         )
+
+
+def test_prose_white_space_is_folded_and_nothing_else_is() -> None:
+    from schemas.jsonschema_files import _normalise_prose
+
+    reindented = {"description": "Line one.\n    Line two.", "properties": {"x": {"type": "integer"}}}
+    assert _normalise_prose(reindented) == {
+        "description": "Line one. Line two.",
+        "properties": {"x": {"type": "integer"}},
+    }
+    reworded = _normalise_prose({"description": "Line one. Line 2."})
+    assert reworded != _normalise_prose(reindented)
