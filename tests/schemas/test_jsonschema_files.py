@@ -20,7 +20,10 @@ def test_every_record_type_has_a_current_schema_file() -> None:
 def test_prose_white_space_is_folded_and_nothing_else_is() -> None:
     from schemas.jsonschema_files import _normalise_prose
 
-    reindented = {"description": "Line one.\n    Line two.", "properties": {"x": {"type": "integer"}}}
+    reindented = {
+        "description": "Line one.\n    Line two.",
+        "properties": {"x": {"type": "integer"}},
+    }
     assert _normalise_prose(reindented) == {
         "description": "Line one. Line two.",
         "properties": {"x": {"type": "integer"}},
