@@ -19,6 +19,7 @@ from pipeline.capacity.models import (
     HoltWinters,
     fit_holt_winters,
     fit_linear,
+    fit_log,
 )
 from pipeline.capacity.regimes import PENALTY, LinearCost, last_change, noise_sigma
 from schemas.analytics import CapacityForecast, ForecastPoint
@@ -269,7 +270,11 @@ def build_forecast(
     if sel.name != "holt_winters":
         # Closed-form trends are refitted on the raw points: the hourly means only served
         # to choose, and with every point a linear trend is exactly predict_linear's.
-        raw = MODELS[sel.name](t_raw, ys_a, None, recency_weights(t_raw, half_life))
+        w = recency_weights(t_raw, half_life)
+        if sel.name == "logarithmic":
+            raw = fit_log(t_raw, ys_a, None, w, like=sel.model)
+        else:
+            raw = MODELS[sel.name](t_raw, ys_a, None, w)
         if raw is not None:
             sel = Selection(sel.name, raw, sel.score, sel.candidates, sel.drift)
     t_now = float(t_raw[-1])

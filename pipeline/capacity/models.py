@@ -111,20 +111,28 @@ def fit_exponential(
 
 
 def fit_log(
-    t: np.ndarray, y: np.ndarray, season: int | None = None, w: np.ndarray | None = None
+    t: np.ndarray,
+    y: np.ndarray,
+    season: int | None = None,
+    w: np.ndarray | None = None,
+    like: Fitted | None = None,
 ) -> Fitted | None:
     """y = a + b ln(t - t0 + c), with the offset c chosen by least squares on a grid.
 
     The offset sets how fast growth decelerates: a small c bends early, a large c is
     nearly straight. Fitting it is what lets this model follow saturating growth.
+    With ``like`` (a log fit on the same time axis, e.g. on hourly means) its offset is
+    kept and only a and b are refitted: a 25-fold saving on every raw point.
     """
     span = float(t[-1] - t[0])
     if span <= 0:
         return None
     best: _LeastSquares | None = None
     best_sse = np.inf
-    for c in span * np.geomspace(0.005, 2.0, 25):
-        shift = c - float(t[0])
+    shifts = span * np.geomspace(0.005, 2.0, 25) - float(t[0])
+    if isinstance(like, _LeastSquares) and like.log_x and float(t[0]) + like.x_shift > 0:
+        shifts = np.array([like.x_shift])
+    for shift in shifts.tolist():
         m = _ols("logarithmic", np.log(t + shift), y, w, x_shift=shift, log_x=True, log_y=False)
         if m is not None and m.s < best_sse:
             best, best_sse = m, m.s
