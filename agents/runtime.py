@@ -55,6 +55,8 @@ def source_interval(cfg: TokaConfig, block: Any) -> float:
 
 def build_sources(cfg: TokaConfig) -> SourceRegistry:
     reg = SourceRegistry()
+    if not cfg.performance.metrics_enabled:
+        return reg
     s = cfg.agent.sources
     if s.system.enabled:
         from agents.sources.system import SystemSource

@@ -17,7 +17,7 @@ import faust
 from pipeline.partitioner import CachingPartitioner
 from schemas.config import TokaConfig
 
-__all__ = ["STAGE_MODULES", "Topics", "create_app"]
+__all__ = ["STAGE_MODULES", "Topics", "create_app", "enabled_stages"]
 
 #: Stage modules, each with ``install(app, topics, cfg)``. Order does not matter.
 STAGE_MODULES = [
@@ -29,6 +29,22 @@ STAGE_MODULES = [
     "pipeline.capacity.stage",
     "pipeline.web.stage",  # /metrics, /healthz, /readyz; counts agent crashes
 ]
+
+
+#: Stages a performance switch turns off (the analytics stages read their own ``enabled``).
+_SWITCHED = {
+    "pipeline.windows.stage": "metrics_enabled",
+    "pipeline.spans.stage": "tracing_enabled",
+}
+
+
+def enabled_stages(cfg: TokaConfig) -> list[str]:
+    """STAGE_MODULES less the ones the configuration switches off."""
+    return [
+        module
+        for module in STAGE_MODULES
+        if getattr(cfg.performance, _SWITCHED.get(module, ""), True)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +135,6 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         }
     )
     cast(Any, app).toka_topics = topics
-    for module in STAGE_MODULES if stages is None else stages:
+    for module in enabled_stages(cfg) if stages is None else stages:
         importlib.import_module(module).install(app, topics, cfg)
     return app

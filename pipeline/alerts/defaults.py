@@ -8,9 +8,20 @@ from pipeline.alerts.engine import RuleSet
 from pipeline.alerts.errors import RuleFileError
 from pipeline.alerts.model import Level, Rule
 from pipeline.alerts.parse import parse_rules
+from schemas.config import TokaConfig
 from schemas.config.seed import Thresholds
 
-__all__ = ["default_rules", "load_rules"]
+__all__ = ["default_rules", "load_rules", "worker_rules"]
+
+
+def worker_rules(cfg: TokaConfig) -> RuleSet:
+    """The rules a worker evaluates: none when monitoring.enabled is false."""
+    pc = cfg.pipeline
+    if not cfg.monitoring.enabled:
+        return RuleSet([], source="monitoring.enabled: false")
+    return load_rules(
+        pc.rules_file, cfg.monitoring.thresholds, default_window=min(pc.window_seconds)
+    )
 
 
 def load_rules(
