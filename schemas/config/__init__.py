@@ -21,6 +21,7 @@ from schemas.config.aliases import resolve_aliases
 from schemas.config.analytics import AnalyticsConfig
 from schemas.config.kafka import BrokerConfig, KafkaConfig
 from schemas.config.pipeline import PipelineConfig
+from schemas.config.remote_write import RemoteWriteConfig
 from schemas.config.seed import DashboardConfig, MonitoringConfig, PerformanceConfig
 from schemas.errors import ConfigError
 
@@ -44,6 +45,7 @@ class TokaConfig(BaseSettings):
     monitoring: MonitoringConfig = MonitoringConfig()
     dashboard: DashboardConfig = DashboardConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
+    remote_write: RemoteWriteConfig = RemoteWriteConfig()
 
     @model_validator(mode="before")
     @classmethod
