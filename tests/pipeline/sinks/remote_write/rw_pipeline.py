@@ -42,7 +42,7 @@ def _metrics(host: str, ts: float, step: int) -> MetricBatch:
     return MetricBatch(
         id=new_id(), host=host, source="system", ts=ts, interval=WINDOW,
         samples=[
-            Sample(name="system_cpu_percent", value=20.0 + 10 * step),
+            Sample(name="system_cpu_percent", value=20.0 + 15 * step),  # critical at 95
             Sample(name="system_cpu_core_percent", value=10.0 + step, labels={"cpu": "0"}),
             Sample(name="system_memory_percent", value=40.0 + step),
             Sample(name="system_memory_used_bytes", value=4e9 + 1e8 * step),
@@ -181,8 +181,10 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
         prom.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if prom.query("toka_capacity_time_to_critical_seconds[1h]") and prom.query(
-                f'count_over_time(system_cpu_percent_mean{{host="{host}"}}[1h])'
+            if (
+                prom.query("toka_capacity_time_to_critical_seconds[1h]")
+                and prom.query(f'count_over_time(system_cpu_percent_mean{{host="{host}"}}[1h])')
+                and prom.query("toka_alert_firing[1h]")
             ):
                 break
             time.sleep(0.5)

@@ -3,13 +3,9 @@ pipeline computed, stamped with the window end, held while the receiver is down.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from pipeline.broker import EmbeddedBroker
-from tests.pipeline.sinks.remote_write.rw_pipeline import WINDOW, Fed, feed_pipeline
+from tests.pipeline.sinks.remote_write.rw_pipeline import WINDOW, Fed
 from tests.support.prometheus import PROMETHEUS
 
 pytestmark = [
@@ -17,11 +13,6 @@ pytestmark = [
     pytest.mark.peers,
     pytest.mark.skipif(PROMETHEUS is None, reason="apt-get install prometheus"),
 ]
-
-
-@pytest.fixture(scope="module")
-def fed(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
-    yield from feed_pipeline(broker, Path(tmp_path_factory.mktemp("remote-write")))
 
 
 def _range(fed: Fed, promql: str, times: list[float]) -> dict[float, float]:
