@@ -23,6 +23,7 @@ __all__ = ["STAGE_MODULES", "Topics", "create_app", "enabled_stages"]
 STAGE_MODULES = [
     "pipeline.windows.stage",
     "pipeline.spans.stage",
+    "pipeline.otlp_metrics.stage",  # the Collector's otlp_metrics -> toka.metrics
     "pipeline.sinks.stage",
     "pipeline.regressions.stage",
     "pipeline.anomalies.stage",
@@ -34,6 +35,7 @@ STAGE_MODULES = [
 #: Stages a performance switch turns off (the analytics stages read their own ``enabled``).
 _SWITCHED = {
     "pipeline.windows.stage": "metrics_enabled",
+    "pipeline.otlp_metrics.stage": "metrics_enabled",
     "pipeline.spans.stage": "tracing_enabled",
 }
 

@@ -26,6 +26,7 @@ def _agent_names(cfg: TokaConfig, stages: list[str] | None = None) -> set[str]:
 
 
 def test_metrics_enabled_off_stops_collection_and_the_windows_stage() -> None:
+    """(The agent's /v1/metrics route: see the tracing test below.)"""
     from agents.runtime import build_sources
 
     on = TokaConfig()
@@ -33,6 +34,7 @@ def test_metrics_enabled_off_stops_collection_and_the_windows_stage() -> None:
     assert build_sources(on).names() and not build_sources(off).names()
     assert "pipeline.windows.stage" in enabled_stages(on)
     assert "pipeline.windows.stage" not in enabled_stages(off)
+    assert "pipeline.otlp_metrics.stage" not in enabled_stages(off)
     assert not any("window" in n for n in _agent_names(off))
 
 
@@ -41,24 +43,39 @@ def test_tracing_enabled_off_stops_the_spans_stage_and_receiver(tmp_path: Path) 
 
     from agents.runtime import AgentRuntime
 
-    off = TokaConfig(
-        performance={"tracing_enabled": False},
-        agent={"http": {"enabled": False}, "sources": {"otlp": {"port": 0}},
-               "publisher": {"spool_dir": str(tmp_path)}},
-    )  # fmt: skip
-    assert "pipeline.spans.stage" not in enabled_stages(off)
+    def config(**performance: bool) -> TokaConfig:
+        return TokaConfig(
+            performance=performance,
+            agent={"http": {"enabled": False}, "sources": {"otlp": {"port": 0}},
+                   "publisher": {"spool_dir": str(tmp_path)}},
+        )  # fmt: skip
+
+    assert "pipeline.spans.stage" not in enabled_stages(config(tracing_enabled=False))
     assert "pipeline.spans.stage" in enabled_stages(TokaConfig())
 
-    async def started_port(cfg: TokaConfig) -> int | None:
+    async def routes(cfg: TokaConfig) -> dict[str, int] | None:
+        """The OTLP receiver's answer per route to an empty JSON body; None: not started."""
+        import aiohttp
+
         runtime = AgentRuntime(cfg)
         await runtime.start_servers()
-        port = runtime.otlp_port
-        await runtime.close()
-        return port
+        try:
+            if runtime.otlp_port is None:
+                return None
+            out = {}
+            async with aiohttp.ClientSession() as http:
+                for route in ("traces", "metrics"):
+                    url = f"http://127.0.0.1:{runtime.otlp_port}/v1/{route}"
+                    async with http.post(url, json={}) as resp:
+                        out[route] = resp.status
+            return out
+        finally:
+            await runtime.close()
 
-    on = off.model_copy(update={"performance": TokaConfig().performance})
-    assert asyncio.run(started_port(on)) is not None
-    assert asyncio.run(started_port(off)) is None
+    assert asyncio.run(routes(config())) == {"traces": 200, "metrics": 200}
+    assert asyncio.run(routes(config(tracing_enabled=False))) == {"traces": 404, "metrics": 200}
+    assert asyncio.run(routes(config(metrics_enabled=False))) == {"traces": 200, "metrics": 404}
+    assert asyncio.run(routes(config(tracing_enabled=False, metrics_enabled=False))) is None
 
 
 @pytest.mark.parametrize("key", ["monitoring", "performance"])
