@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from schemas.config.base import Block
 
 __all__ = [
-    "SEED_METRIC_NAMES",
+    "WIDGET_SHORTCUTS",
     "DashboardConfig",
     "MonitoringConfig",
     "PerformanceConfig",
@@ -34,9 +34,9 @@ class PerformanceConfig(Block):
     tracing_enabled: bool = True
     #: alias of monitoring.enabled
     monitoring_enabled: bool = True
-    #: Profiling sessions (CPU and memory) started through ``toka.profile-commands``: the
-    #: agent answers them only when this is true. Off by default: a profiler is something
-    #: an operator turns on deliberately.
+    #: Profiling sessions (``toka profile start``): the agent refuses them unless this is
+    #: true (read by agents/profiling). Off by default: a profiler is something an operator
+    #: turns on deliberately.
     profiling_enabled: bool = False
     benchmarking_enabled: bool = True
     #: alias of analytics.regressions.enabled
@@ -73,36 +73,42 @@ class MonitoringConfig(Block):
     history_retention_minutes: int = Field(60, ge=1)
 
 
-#: The specification's metric names and the series the agent publishes for them.
-SEED_METRIC_NAMES: dict[str, str] = {
-    "cpu_usage_percent": "system_cpu_percent",
-    "memory_usage_percent": "system_memory_percent",
-    "disk_usage_percent": "system_disk_used_percent",
-    "swap_usage_percent": "system_swap_percent",
-}
+WidgetType = Literal["line", "bar", "gauge", "counter", "table", "heatmap"]
 
 
 class Widget(Block):
-    """One dashboard widget: ``{id, type, metric_name}`` as the specification writes it."""
+    """One widget of the dashboard's configurable page, as the specification writes it:
+    ``- id: cpu_usage / type: gauge / metric_name: cpu_usage_percent``. The
+    specification's metric names are mapped to ours (pipeline/dashboard/widgets.py)."""
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    type: Literal["gauge", "line", "stat", "bar"]
-    #: A series name; the specification's names (cpu_usage_percent...) are accepted too.
+    id: str = Field(min_length=1)
+    type: WidgetType
     metric_name: str = Field(min_length=1)
     title: str | None = None
+    #: One host only (None: every host, one line or cell per host).
+    host: str | None = None
+    #: The aggregate field drawn (counters: ``rate``).
+    field: Literal["mean", "max", "min", "last", "sum", "count", "rate", "p50", "p95", "p99"] = (
+        "mean"
+    )
 
-    @property
-    def series(self) -> str:
-        """The series the widget shows (a specification name resolved to ours)."""
-        return SEED_METRIC_NAMES.get(self.metric_name, self.metric_name)
+
+#: Shortcuts accepted in ``dashboard.widgets`` (pipeline/dashboard/widgets.py draws them).
+WIDGET_SHORTCUTS = ("cpu", "memory", "disk", "network", "alerts")
 
 
-def _default_widgets() -> list[Widget]:
+def _default_widgets() -> list[Widget | str]:
     return [
-        Widget(id="cpu_usage", type="gauge", metric_name="system_cpu_percent"),
-        Widget(id="memory_usage", type="gauge", metric_name="system_memory_percent"),
-        Widget(id="disk_usage", type="gauge", metric_name="system_disk_used_percent"),
-        Widget(id="network_receive", type="line", metric_name="system_network_receive_bytes_total"),
+        Widget(id="cpu_usage", type="gauge", metric_name="cpu_usage_percent"),
+        Widget(id="memory_usage", type="line", metric_name="memory_usage_percent"),
+        Widget(id="disk", type="bar", metric_name="system_disk_used_percent", field="max"),
+        Widget(
+            id="network",
+            type="heatmap",
+            metric_name="system_network_receive_bytes_total",
+            field="rate",
+        ),  # fmt: skip
+        "alerts",
     ]
 
 
@@ -113,11 +119,15 @@ class DashboardConfig(Block):
     refresh_interval_seconds: float = Field(5.0, gt=0)
     max_data_points: int = Field(360, ge=1)
     theme: Literal["dark", "light"] = "dark"
-    widgets: list[Widget] = Field(default_factory=_default_widgets)
+    #: The configurable page: widgets as the specification writes them, or the shortcuts
+    #: cpu, memory, disk, network, alerts.
+    widgets: list[Widget | str] = Field(default_factory=_default_widgets)
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> DashboardConfig:
-        ids = [w.id for w in self.widgets]
-        if dupes := sorted({i for i in ids if ids.count(i) > 1}):
-            raise ValueError(f"widget ids must be unique (repeated: {', '.join(dupes)})")
+    def _known_shortcuts(self) -> DashboardConfig:
+        for entry in self.widgets:
+            if isinstance(entry, str) and entry not in WIDGET_SHORTCUTS:
+                names = ", ".join(WIDGET_SHORTCUTS)
+                raise ValueError(f"widgets: unknown shortcut {entry!r} (one of {names}, "
+                                 "or a widget mapping)")  # fmt: skip
         return self

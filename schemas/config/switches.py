@@ -37,10 +37,9 @@ SWITCHES: tuple[Switch, ...] = (
     Switch("performance.benchmarking_enabled", (),
            "`toka bench` (refuses to run and says why)"),
     Switch("dashboard.enabled", ("performance.dashboard_enabled",),
-           "the dashboard service: `toka dashboard` refuses to start, `toka up` does not "
-           "start it"),
+           "the dashboard service: `toka up` does not start it"),
     Switch("performance.profiling_enabled", (),
-           "profiling sessions: the agent does not answer toka.profile-commands"),
+           "profiling sessions: the agent refuses `toka profile start` and says why"),
 )  # fmt: skip
 
 
