@@ -137,3 +137,33 @@ async def test_sender_retries_network_errors_until_stopped() -> None:
     finally:
         await sender.close()
     assert len(seen) >= 3 and set(seen) == {"network"}
+
+
+@pytest.mark.peers
+async def test_a_real_prometheus_refuses_out_of_order_samples_and_they_are_not_retried(
+    tmp_path,
+) -> None:
+    """Prometheus answers 400 to a sample older than the series' newest: the sender returns
+    the 4xx at once (counted as rejected by the exporter), without a retry."""
+    import time
+
+    from pipeline.broker import free_port
+    from tests.support.prometheus import PROMETHEUS, ReceiverPrometheus
+
+    if PROMETHEUS is None:
+        pytest.skip("apt-get install prometheus")
+    prom = ReceiverPrometheus(tmp_path, free_port())
+    await asyncio.to_thread(prom.start)
+    seen: list[str] = []
+    sender = RemoteWriteSender(prom.write_url, backoff=lambda: Backoff(0.01, 0.02),
+                               on_retry=seen.append)  # fmt: skip
+    now = int(time.time() * 1000)
+    series = {"__name__": "toka_test_gauge", "window": "10s"}
+    try:
+        assert await sender.send(encode_request([(series, [(now, 1.0)])])) == 204
+        assert await sender.send(encode_request([(series, [(now - 60_000, 2.0)])])) == 400
+        assert await sender.send(encode_request([(series, [(now, 1.0)])])) == 204  # same: taken
+    finally:
+        await sender.close()
+        prom.stop()
+    assert seen == []
