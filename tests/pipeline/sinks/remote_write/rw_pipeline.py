@@ -115,6 +115,13 @@ def _get(url: str) -> str:
         return r.read().decode()
 
 
+def _last_sent(text: str) -> float:
+    for line in text.splitlines():
+        if line.startswith("toka_remote_write_last_sent_timestamp_seconds "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
     """Start everything, feed it, wait until Prometheus holds it; yield what was sent."""
     prefix = f"rw{new_id()[:6]}."
@@ -169,9 +176,18 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
 
         def enough(records: list[bytes]) -> bool:
             aggs = [a for r in records for a in read_aggregates(r)]
-            cpu = [a for a in aggs if a.name == "system_cpu_percent" and a.host == host]
-            calls = [a for a in aggs if a.name == "toka_span_calls"]
-            return len(cpu) >= STEPS and len(calls) >= STEPS
+
+            def count(name: str, **kw: object) -> int:
+                return sum(a.name == name and all(getattr(a, k) is not None for k in kw)
+                           for a in aggs)  # fmt: skip
+
+            return (
+                count("system_cpu_percent") >= STEPS
+                and count("toka_span_calls") >= STEPS
+                and count("toka_span_duration_seconds", p95=True) >= STEPS
+                and count("system_network_receive_bytes_total", rate=True) >= 1
+                and count("system_network_transmit_bytes_total", rate=True) >= 1
+            )
 
         records = asyncio.run(collect(bs, cfg.kafka.topic("aggregates"), enough, timeout=90))
         aggregates = [a for r in records for a in read_aggregates(r)]
@@ -179,15 +195,21 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
         web = f"http://127.0.0.1:{exporter_port}/metrics"
         before = _get(web)
         prom.start()
-        deadline = time.monotonic() + 60
+        # Everything the tests read is in Prometheus: the exporter took every record read
+        # so far (its newest sample is the newest window) and each kind of series is there.
+        newest = max(a.window_end for a in aggregates)
+        wanted = ["toka_capacity_time_to_critical_seconds", "toka_alert_firing",
+                  "toka_regression_change_percent", "toka_anomaly_score",
+                  "system_network_receive_bytes_rate", "system_network_transmit_bytes_rate",
+                  "toka_span_calls_sum", "toka_span_duration_seconds"]  # fmt: skip
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            if (
-                prom.query("toka_capacity_time_to_critical_seconds[1h]")
-                and prom.query(f'count_over_time(system_cpu_percent_mean{{host="{host}"}}[1h])')
-                and prom.query("toka_alert_firing[1h]")
-            ):
+            sent = _last_sent(_get(f"http://127.0.0.1:{exporter_port}/metrics"))
+            if sent >= newest and all(prom.query(f"{name}[1h]") for name in wanted):
                 break
             time.sleep(0.5)
+        else:
+            raise AssertionError(f"prometheus lacks some of {wanted} (exporter sent up to {sent})")
         yield Fed(cfg, prom, host, service, aggregates, findings, before, web, logs)
     finally:
         codes = {"remote-write": stop_process(exporter), "worker": stop_process(worker)}
