@@ -148,6 +148,17 @@ def test_kubernetes_config_and_rules_validate_and_probes_match(
             assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
         assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
 
+    (exporter,) = _k8s("remote-write-deployment.yaml")
+    (container,) = exporter["spec"]["template"]["spec"]["containers"]
+    for key, value in _env(container).items():
+        monkeypatch.setenv(key, value)
+    rw = load_config(tmp_path / "toka.yaml").remote_write
+    assert rw.enabled and rw.url and rw.web_bind == "0.0.0.0"
+    assert container["ports"][0]["containerPort"] == rw.web_port
+    assert exporter["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(
+        rw.web_port
+    )
+
     kustomization = yaml.safe_load((DEPLOY / "k8s/kustomization.yaml").read_text())
     listed = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
     assert set(kustomization["resources"]) == listed
