@@ -20,7 +20,7 @@ from pipeline.alerts.routes import INSTANCE, Route, Routes
 from pipeline.alerts.templating import render
 from schemas.records import ZERO_TIME, Alert, WindowAggregate
 
-__all__ = ["RuleSet", "iso"]
+__all__ = ["RuleSet", "alert_id", "iso"]
 
 _INSTANCE = INSTANCE
 _UNREAD = object()
@@ -30,6 +30,12 @@ GROUP_LABEL = "toka_group"
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def alert_id(fingerprint: str, status: str, starts_at: str) -> str:
+    """An alert record's id: one per fingerprint, status and ``startsAt`` (so per firing
+    episode and severity: escalation starts a new one)."""
+    return digest(fingerprint, status, starts_at)
 
 
 class RuleSet:
@@ -372,12 +378,15 @@ def _alert_raw(
     rule: str, st: Mapping[str, Any], sent: Mapping[str, Any], status: str, t: float
 ) -> Alert:
     firing = status == "firing"
+    starts = iso(sent["starts"])
     return Alert(
-        id=digest(st["fp"], status, sent["labels"]["severity"], sent["starts"], t),
+        # Deterministic: the same change sent again after a crash (send, then commit) is a
+        # duplicate that consumers drop by id.
+        id=alert_id(st["fp"], status, starts),
         status="firing" if firing else "resolved",
         labels=dict(sent["labels"]),
         annotations=dict(sent["annotations"]),
-        startsAt=iso(sent["starts"]),
+        startsAt=starts,
         endsAt=ZERO_TIME if firing else iso(t),
         fingerprint=st["fp"],
         rule=rule,
