@@ -139,3 +139,10 @@ def test_staged_reads_its_own_writes_and_applies_them_in_order() -> None:
         del staged["a"]
     staged.apply()
     assert base == {"b": 20, "c": 3} and staged.changed == 0
+
+
+def test_an_integer_format_of_an_overflowed_value_renders_instead_of_raising() -> None:
+    # printf "%d" of an infinity raised OverflowError inside the engine: a poison per close.
+    from pipeline.alerts.templating import render
+
+    assert render('{{ $value | printf "%d" }}', {}, {"value": float("inf")}) == "inf"
