@@ -29,6 +29,7 @@ from pipeline.alerts.staged import (
     Staged,
     evaluate_each,
     send_then_commit,
+    tick_each,
 )
 from pipeline.stage_errors import ProcessingGuard, register_guard
 from pipeline.tables import PartitionView, make_durable, partitioned_table
@@ -56,6 +57,7 @@ class AlertStage:
         # One change of a partition's state at a time: the windows and spans agents and the
         # timer would otherwise read a state whose last change is still being sent.
         self._lock = asyncio.Lock()
+        self._logged_tick_failure = float("-inf")
 
         @app.timer(interval=1.0, name="toka-alerts-tick")
         async def tick() -> None:
@@ -64,8 +66,9 @@ class AlertStage:
                 with self.guard.record():
                     async with self._lock:
                         staged = Staged(PartitionView(self.state, partition))
-                        alerts = self.rules.tick(staged, now)
-                        await self.publish(partition, alerts, staged)
+                        outcome = tick_each(self.rules, staged, now)
+                        self._count_failed_instances(outcome.failed_instances, now)
+                        await self.publish(partition, outcome.alerts, staged)
 
     def assigned_partitions(self) -> set[int]:
         actives = self.app.assignor.assigned_actives()
@@ -100,6 +103,18 @@ class AlertStage:
             for alert in alerts
         ]
         await asyncio.gather(*sent)  # delivered (acks=all), or raises
+
+    def _count_failed_instances(self, failed: list[tuple[str, str]], now: float) -> None:
+        # No record to dead-letter: a timer transition. A broken state fails every second,
+        # so the log says it once a minute; the count says how often.
+        if not failed:
+            return
+        self.guard.count("tick_failed", len(failed))
+        if now - self._logged_tick_failure >= 60.0:
+            self._logged_tick_failure = now
+            key, error = failed[0]
+            log.warning("alerts: %d rule instance(s) not advanced, e.g. %s: %s",
+                        len(failed), key, error)  # fmt: skip
 
     async def _dead_letter(self, partition: int, failed: Failed) -> None:
         self.guard.count(EVALUATION_FAILED)

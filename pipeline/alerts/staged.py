@@ -17,12 +17,21 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapp
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.alerts.engine import RuleSet
+from pipeline.alerts.engine import RuleSet, instance_keys
+from pipeline.alerts.grouping import expire_groups
 from pipeline.deadletter import dead_letter
 from schemas.codec import encode
 from schemas.records import Alert, DeadLetter, WindowAggregate
 
-__all__ = ["EVALUATION_FAILED", "Failed", "Outcome", "Staged", "evaluate_each", "send_then_commit"]
+__all__ = [
+    "EVALUATION_FAILED",
+    "Failed",
+    "Outcome",
+    "Staged",
+    "evaluate_each",
+    "send_then_commit",
+    "tick_each",
+]
 
 #: The dead-letter reason of an aggregate the rules could not evaluate.
 EVALUATION_FAILED = "evaluation_failed"
@@ -116,6 +125,8 @@ class Failed:
 class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
+    #: (state key, error) of rule instances whose timer transition raised
+    failed_instances: list[tuple[str, str]] = field(default_factory=list)
 
 
 def evaluate_each(
@@ -139,6 +150,23 @@ def evaluate_each(
             continue
         layer.apply()
         out.alerts += alerts
+    return out
+
+
+def tick_each(rules: RuleSet, states: MutableMapping[str, Any], now: float) -> Outcome:
+    """``rules.tick``, each rule instance on its own: one whose state cannot be advanced
+    keeps it as it was and costs no other instance its transition."""
+    out = Outcome()
+    for key in instance_keys(states):
+        layer = Staged(states)
+        try:
+            alerts = rules.tick_instance(key, layer, now)
+        except Exception as exc:  # noqa: BLE001 - any failure: counted, the rest go on
+            out.failed_instances.append((key, f"{type(exc).__name__}: {exc}"))
+            continue
+        layer.apply()
+        out.alerts += alerts
+    expire_groups(states, now)
     return out
 
 

@@ -11,7 +11,13 @@ import pytest
 
 from pipeline.alerts import parse_rules
 from pipeline.alerts.engine import alert_id
-from pipeline.alerts.staged import EVALUATION_FAILED, Staged, evaluate_each, send_then_commit
+from pipeline.alerts.staged import (
+    EVALUATION_FAILED,
+    Staged,
+    evaluate_each,
+    send_then_commit,
+    tick_each,
+)
 from schemas import encode
 from schemas.jsonschema_files import load
 from schemas.records import Alert
@@ -146,3 +152,19 @@ def test_an_integer_format_of_an_overflowed_value_renders_instead_of_raising() -
     from pipeline.alerts.templating import render
 
     assert render('{{ $value | printf "%d" }}', {}, {"value": float("inf")}) == "inf"
+
+
+def test_one_instance_the_timer_cannot_advance_costs_no_other_its_transition() -> None:
+    rules = parse_rules(
+        RULES.replace("thresholds: {critical: 90}", "thresholds: {critical: 90}\n    for: 20s")
+    )
+    states = ChangelogDict()
+    for host in ("h1", "h2"):  # both pending: they fire by the clock, 20 s on
+        assert rules.evaluate(agg("cpu", 97.0, 10.0, host=host), states, 11.0) == []
+    [broken] = [k for k in states if states[k].get("labels", {}).get("host") == "h2"]
+    states[broken] = {k: v for k, v in states[broken].items() if k != "up"}  # an old format
+    before = states[broken]
+    out = tick_each(rules, states, 40.0)
+    assert [(a.labels["host"], a.status) for a in out.alerts] == [("h1", "firing")]
+    assert [key for key, _ in out.failed_instances] == [broken]
+    assert states[broken] == before  # left as it was, for the next tick or a fix
