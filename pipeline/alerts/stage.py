@@ -118,6 +118,7 @@ class AlertStage:
 
     async def _dead_letter(self, partition: int, failed: Failed) -> None:
         self.guard.count(EVALUATION_FAILED)
+        self.guard.count("errors")  # toka_worker_records_failed: an unexpected error
         log.warning("alerts: aggregate %s not evaluated: %s", failed.aggregate.id, failed.error)
         record = failed.dead_letter(self._aggregates_topic, partition)
         await self.topics.deadletter.send(key=self._aggregates_topic.encode(), value=encode(record))
