@@ -28,21 +28,38 @@ def _get(url: str) -> tuple[int, bytes]:
 class ReceiverPrometheus:
     """``prometheus --web.enable-remote-write-receiver`` on ``port`` (started by ``start``)."""
 
-    def __init__(self, tmp: Path, port: int) -> None:
+    def __init__(
+        self, tmp: Path, port: int, rule_files: list[Path] | None = None,
+        alertmanager: str | None = None,
+    ) -> None:  # fmt: skip
+        """``rule_files`` evaluated every second; alerts sent to ``alertmanager`` (host:port)."""
         assert PROMETHEUS is not None
         self.tmp, self.port = tmp, port
+        self.rule_files, self.alertmanager = rule_files or [], alertmanager
         self.url = f"http://127.0.0.1:{port}"
         self.write_url = f"{self.url}/api/v1/write"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ReceiverPrometheus:
         config = self.tmp / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 15s\n")
+        import yaml
+
+        doc: dict[str, Any] = {
+            "global": {"scrape_interval": "15s", "evaluation_interval": "1s"},
+            "rule_files": [str(f) for f in self.rule_files],
+        }
+        if self.alertmanager:
+            doc["alerting"] = {"alertmanagers": [{"static_configs": [
+                {"targets": [self.alertmanager]}]}]}  # fmt: skip
+        config.write_text(yaml.safe_dump(doc))
         with open(self.tmp / "prometheus.log", "ab") as log:
             self.proc = subprocess.Popen(
                 [PROMETHEUS, f"--config.file={config}", "--web.enable-remote-write-receiver",
                  f"--storage.tsdb.path={self.tmp / 'prom-data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}"],
+                 f"--web.listen-address=127.0.0.1:{self.port}",
+                 # Firing alerts are re-sent every second, not every minute: the first
+                 # send can beat the discovery of the Alertmanager and be dropped.
+                 "--rules.alert.resend-delay=1s"],
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + 30

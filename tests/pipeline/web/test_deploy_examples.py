@@ -84,6 +84,15 @@ def test_promtool_accepts_prometheus_config(path: Path) -> None:
     assert "toka-self-alerts.yml" in done.stdout and "SUCCESS: 9 rules found" in done.stdout
 
 
+def test_findings_alert_rules_pass_their_unit_tests() -> None:
+    """Regressions, anomalies, leak suspects and capacity forecasts page through
+    Prometheus' own rules on the remote-written findings, and clear when they should."""
+    done = subprocess.run([_tool("promtool"), "test", "rules", "toka-findings-alerts.test.yml"],
+                          cwd=DEPLOY / "prometheus", check=False, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr
+
+
 def test_promtool_accepts_kubernetes_scrape_config() -> None:
     path = DEPLOY / "k8s/prometheus-scrape.yml"
     done = subprocess.run([_tool("promtool"), "check", "config", str(path)],

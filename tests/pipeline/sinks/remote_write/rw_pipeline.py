@@ -16,6 +16,8 @@ from schemas import MetricBatch, Sample, Span, SpanBatch, WindowAggregate, encod
 from schemas.aggregates import read_aggregates
 from schemas.analytics import Anomaly, CapacityForecast, ForecastPoint, Regression, SummaryStats
 from schemas.config import TokaConfig
+from tests.pipeline.sinks.am_support import start_alertmanager
+from tests.pipeline.sinks.am_support import stop as stop_alertmanager
 from tests.support.kafka import collect, publish, stop_process, toka_process
 from tests.support.prometheus import ReceiverPrometheus
 
@@ -36,6 +38,7 @@ class Fed:
     exporter_metrics_before_receiver: str
     exporter_web: str
     logs: dict[str, Path] = field(default_factory=dict)
+    alertmanager: str = ""
 
 
 def _metrics(host: str, ts: float, step: int) -> MetricBatch:
@@ -126,7 +129,12 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
     """Start everything, feed it, wait until Prometheus holds it; yield what was sent."""
     prefix = f"rw{new_id()[:6]}."
     host, service = f"h-{new_id()[:6]}", "checkout"
-    prom = ReceiverPrometheus(tmp, free_port())
+    # Findings page through Prometheus' rules (deploy/prometheus) to a real Alertmanager,
+    # where the pipeline's own threshold alerts go too.
+    am_port = free_port()
+    alertmanager = start_alertmanager(tmp, am_port)
+    rules = Path(__file__).resolve().parents[4] / "deploy/prometheus/toka-findings-alerts.yml"
+    prom = ReceiverPrometheus(tmp, free_port(), [rules], f"127.0.0.1:{am_port}")
     exporter_port = free_port()
     env = {
         "TOKA_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap,
@@ -148,6 +156,7 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
         "TOKA_REMOTE_WRITE__MIN_BACKOFF_SECONDS": "0.2",
         "TOKA_REMOTE_WRITE__MAX_BACKOFF_SECONDS": "1",
         "TOKA_REMOTE_WRITE__WEB_PORT": str(exporter_port),
+        "TOKA_PIPELINE__ALERTMANAGER_URLS": f'["http://127.0.0.1:{am_port}"]',
     }
     cfg = TokaConfig(
         kafka={"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix},
@@ -210,10 +219,12 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
             time.sleep(0.5)
         else:
             raise AssertionError(f"prometheus lacks some of {wanted} (exporter sent up to {sent})")
-        yield Fed(cfg, prom, host, service, aggregates, findings, before, web, logs)
+        yield Fed(cfg, prom, host, service, aggregates, findings, before, web, logs,
+                  alertmanager=f"http://127.0.0.1:{am_port}")
     finally:
         codes = {"remote-write": stop_process(exporter), "worker": stop_process(worker)}
         prom.stop()
+        stop_alertmanager(alertmanager)
         for name, code in codes.items():
             text = logs[name].read_text(errors="replace")
             assert code == 0, f"{name} exited with {code}:\n{text[-3000:]}"

@@ -97,3 +97,30 @@ def _text(url: str) -> str:
 
     with urllib.request.urlopen(url, timeout=5) as r:
         return r.read().decode()
+
+
+def test_findings_page_through_prometheus_rules_to_a_real_alertmanager(fed: Fed) -> None:
+    """deploy/prometheus/toka-findings-alerts.yml, evaluated by the Prometheus the findings
+    were written to, pages through a real Alertmanager; the pipeline's own threshold alert
+    (CPU at 95%, critical) reaches the same Alertmanager through the worker's sink."""
+    import json
+    import time
+    import urllib.request
+
+    wanted = {"TokaRegression", "TokaAnomaly", "TokaMemoryLeakSuspect", "HostCpuHigh"}
+    deadline, names, alerts = time.monotonic() + 60, set(), []
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{fed.alertmanager}/api/v2/alerts", timeout=5) as resp:
+            alerts = json.loads(resp.read())
+        names = {a["labels"]["alertname"] for a in alerts if a["labels"].get("host") == fed.host}
+        if wanted <= names:
+            break
+        time.sleep(0.5)
+    assert wanted <= names, alerts
+    by_name = {a["labels"]["alertname"]: a for a in alerts if a["labels"].get("host") == fed.host}
+    regression = by_name["TokaRegression"]
+    assert regression["labels"]["metric"] == "toka_span_duration_seconds"
+    assert regression["annotations"]["summary"].endswith("regressed 50% (p95)")
+    assert by_name["HostCpuHigh"]["labels"]["severity"] == "critical"
+    # 250 days to critical and exhaustion in a day (not under it): no page for those
+    assert not names & {"TokaCapacityCritical", "TokaCapacityWarning", "TokaMemoryExhaustionSoon"}
