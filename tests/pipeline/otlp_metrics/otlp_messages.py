@@ -22,8 +22,9 @@ def sdk_requests(host: str, rounds: int, temporality: str = "cumulative") -> lis
     )
     meter = provider.get_meter("billing")
     jobs = meter.create_counter("jobs.done")
-    latency = meter.create_histogram("job.duration", unit="s",
-                                     explicit_bucket_boundaries_advisory=[0.25, 1.0, 5.0])
+    latency = meter.create_histogram(
+        "job.duration", unit="s", explicit_bucket_boundaries_advisory=[0.25, 1.0, 5.0]
+    )
     out = []
     for _ in range(rounds):
         jobs.add(5, {"queue": "email"})

@@ -42,8 +42,16 @@ def test_window_increase_is_exact_when_the_layout_grows(fixed_layout: bool) -> N
         batch = MetricBatch(id=new_id(), host="h", source="otlp_metrics", ts=ts,
                             samples=[_sample(state, ts)])  # fmt: skip
         store.add_batch(batch, now=ts)
-    store.add_batch(MetricBatch(id=new_id(), host="h", source="x", ts=125.0,
-                                samples=[Sample(name="tick", value=0.0, ts=125.0)]), now=125.0)
+    store.add_batch(
+        MetricBatch(
+            id=new_id(),
+            host="h",
+            source="x",
+            ts=125.0,
+            samples=[Sample(name="tick", value=0.0, ts=125.0)],
+        ),
+        now=125.0,
+    )
     (agg,) = [a for a in store.close_due(now=125.0)
               if a.name == "rpc_duration" and a.window_start == 100.0]  # fmt: skip
     assert agg.observations == len(late)
@@ -59,8 +67,16 @@ def test_a_layout_that_loses_bounds_is_still_a_reset() -> None:
     for ts, state in ((95.0, wide), (105.0, narrow)):
         store.add_batch(MetricBatch(id=new_id(), host="h", source="s", ts=ts,
                                     samples=[_sample(state, ts)]), now=ts)  # fmt: skip
-    store.add_batch(MetricBatch(id=new_id(), host="h", source="x", ts=125.0,
-                                samples=[Sample(name="tick", value=0.0, ts=125.0)]), now=125.0)
+    store.add_batch(
+        MetricBatch(
+            id=new_id(),
+            host="h",
+            source="x",
+            ts=125.0,
+            samples=[Sample(name="tick", value=0.0, ts=125.0)],
+        ),
+        now=125.0,
+    )
     (agg,) = [a for a in store.close_due(now=125.0)
               if a.name == "rpc_duration" and a.window_start == 100.0]  # fmt: skip
     assert agg.observations == 1  # restarted from the new point's own counts

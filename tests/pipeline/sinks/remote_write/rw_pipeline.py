@@ -219,8 +219,18 @@ def feed_pipeline(broker: EmbeddedBroker, tmp: Path) -> Iterator[Fed]:
             time.sleep(0.5)
         else:
             raise AssertionError(f"prometheus lacks some of {wanted} (exporter sent up to {sent})")
-        yield Fed(cfg, prom, host, service, aggregates, findings, before, web, logs,
-                  alertmanager=f"http://127.0.0.1:{am_port}")
+        yield Fed(
+            cfg,
+            prom,
+            host,
+            service,
+            aggregates,
+            findings,
+            before,
+            web,
+            logs,
+            alertmanager=f"http://127.0.0.1:{am_port}",
+        )
     finally:
         codes = {"remote-write": stop_process(exporter), "worker": stop_process(worker)}
         prom.stop()
