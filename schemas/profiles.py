@@ -98,13 +98,15 @@ class AllocationSite(_Record, frozen=True):
     """Memory held by allocations from one source line, at each tracemalloc snapshot.
 
     ``sizes`` and ``counts`` have one entry per snapshot of the session (0 where the site
-    held nothing); ``growth_bytes`` is last minus first.
+    held nothing or too little to be listed); ``growth_bytes`` is last minus first; ``code``
+    is the source line, which usually names what grows.
     """
 
     site: str
     sizes: list[int]
     counts: list[int]
     growth_bytes: int
+    code: str = ""
 
 
 class SessionOverhead(_Record, frozen=True):
