@@ -44,7 +44,11 @@ def test_function_that_became_hot_after_a_deploy() -> None:
                     SETTINGS)  # fmt: skip
     [hot] = [f for f in found if f.kind == "became_hot"]
     assert (hot.subject, hot.after_deploy, hot.baseline_version, hot.version) == (
-        "parse (shop.py)", True, "1.0", "1.1")
+        "parse (shop.py)",
+        True,
+        "1.0",
+        "1.1",
+    )
     assert hot.baseline_share == 0.05 and hot.baseline_session == "s1" and hot.severity == "major"
     assert "1.0 -> 1.1" in hot.summary
     # the state is a small JSON value a stage can keep in a table
