@@ -64,12 +64,12 @@ async def run_cpu(
             args.append("--nonblocking")
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )  # fmt: skip
         usage = (0.0, 0)
         stopped = False
-        stderr_task = asyncio.ensure_future(proc.stderr.read())  # type: ignore[union-attr]
+        messages_task = asyncio.ensure_future(proc.stdout.read())  # type: ignore[union-attr]
         try:
             while proc.returncode is None:
                 usage = cpu_seconds_and_peak_rss(proc.pid) or usage
@@ -83,14 +83,14 @@ async def run_cpu(
                 proc.kill()
                 await proc.wait()
         wall = time.monotonic() - started
-        stderr = (await stderr_task).decode(errors="replace")
+        messages = (await messages_task).decode(errors="replace")
         if proc.returncode != 0 or not out.exists():
-            lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(" ")]
+            lines = [ln for ln in messages.splitlines() if ln.strip() and not ln.startswith(" ")]
             found = [ln for ln in lines if ln.startswith("Error")] or lines[-1:] or [""]
             message = found[0]
             raise SessionError(f"py-spy exited with {proc.returncode}: {message[:300]}")
         collapsed = out.read_text(errors="replace")
-    counts = _COUNTS.search(stderr)
+    counts = _COUNTS.search(messages)
     samples, errors = (int(counts[1]), int(counts[2])) if counts else (0, 0)
     cpu, peak = usage
     return CpuResult(

@@ -116,7 +116,10 @@ class MemoryProfilingServer:
 
 def _top_sites(top: int) -> list[dict[str, Any]]:
     snapshot = tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
+        [
+            tracemalloc.Filter(False, path)
+            for path in (tracemalloc.__file__, linecache.__file__, __file__)
+        ]
     )
     sites = []
     for stat in snapshot.statistics("lineno")[:top]:
