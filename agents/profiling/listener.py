@@ -71,6 +71,7 @@ class CommandListener:
             for tp in tps:
                 await consumer.position(tp)  # resolves the seek now, before ready
             self.ready.set()
+            log.info("toka agent: listening for profiling commands on %s", self._topic)
             async for message in consumer:
                 if message.key != self._key or message.value is None:
                     continue

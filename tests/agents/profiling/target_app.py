@@ -1,14 +1,15 @@
 """A service with a known hot function and a known leaking list, for the profiling tests.
 
-    python target_app.py SOCKET_DIR VERSION [--no-sdk] [--light]
+    python target_app.py SOCKET_DIR VERSION [--no-sdk]
 
-``--light`` makes the hot function 100 times lighter: under tracemalloc every int it
-makes is traced, which would leave the loop (and so the leak) crawling.
+The main thread spends its time in ``hot_function``; a second thread appends 20 kB to
+``leaking_list`` every 20 ms (at a steady rate whatever tracemalloc costs the main thread).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 leaking_list: list[bytearray] = []
@@ -21,8 +22,10 @@ def hot_function(n: int) -> int:
     return total
 
 
-def leak_a_little() -> None:
-    leaking_list.append(bytearray(20_000))
+def leak_forever() -> None:
+    while True:
+        leaking_list.append(bytearray(20_000))
+        time.sleep(0.02)
 
 
 def main() -> None:
@@ -30,12 +33,10 @@ def main() -> None:
         from agents.profiling.sdk import enable_memory_profiling
 
         enable_memory_profiling(service="shop", version=sys.argv[2], socket_dir=sys.argv[1])
-    work = 2_000 if "--light" in sys.argv else 200_000
+    threading.Thread(target=leak_forever, daemon=True).start()
     print("ready", flush=True)
     while True:
-        hot_function(work)
-        leak_a_little()
-        time.sleep(0.002)
+        hot_function(20_000)
 
 
 if __name__ == "__main__":

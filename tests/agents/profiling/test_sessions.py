@@ -65,7 +65,7 @@ async def test_cpu_session_names_the_hot_function(tmp_path, start_target) -> Non
 
 
 async def test_memory_session_names_the_leaking_list(tmp_path, start_target) -> None:  # type: ignore[no-untyped-def]
-    target = start_target("--light", version="2.1")
+    target = start_target(version="2.1")
     out: list[msgspec.Struct] = []
     manager = _manager(tmp_path, out)
     cmd = _start(target.pid, kind="memory", duration_seconds=3.0)
