@@ -130,6 +130,8 @@ class ProfileReport(_Record, frozen=True, tag_field="schema", tag="toka.profile_
     snapshots. The raw profile (collapsed stacks, as flamegraph.pl, speedscope and
     d3-flame-graph read them) follows in ``raw_chunks`` ProfileChunk records; samples of
     stacks left out to bound its size are counted in ``raw_omitted_samples``.
+    ``service`` and ``version`` come from the SDK helper when the process opted in, else
+    from the OpenTelemetry variables of its environment; empty when neither says.
     Command lines and file paths are redacted by the agent's rules.
     """
 

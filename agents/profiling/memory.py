@@ -22,7 +22,7 @@ from agents.profiling.errors import SessionError
 from agents.profiling.target import Target, rss_bytes
 from schemas.profiles import AllocationSite
 
-__all__ = ["MemoryResult", "allocation_sites", "run_memory", "sdk_socket"]
+__all__ = ["MemoryResult", "allocation_sites", "run_memory", "sdk_identity", "sdk_socket"]
 
 _SDK_TIMEOUT = 10.0
 _SITES_PER_SNAPSHOT = 200
@@ -75,6 +75,18 @@ async def _ask(path: Path, request: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+async def sdk_identity(target: Target, socket_dir: Path) -> tuple[str, str]:
+    """(service, version) the service gave the SDK, or empty strings."""
+    sock = sdk_socket(target, socket_dir)
+    if sock is None:
+        return "", ""
+    try:
+        hello = await _ask(sock, {"op": "hello"})
+    except SessionError:
+        return "", ""
+    return str(hello.get("service", "")), str(hello.get("version", ""))
+
+
 async def run_memory(
     target: Target,
     duration: float,
@@ -91,9 +103,15 @@ async def run_memory(
             "no tracemalloc snapshots: the process did not opt in (agents.profiling.sdk); RSS only"
         )
     else:
-        hello = await _ask(sock, {"op": "start", "frames": 1, "lease_seconds": 3 * interval + 10})
-        result.service = str(hello.get("service", ""))
-        result.version = str(hello.get("version", ""))
+        try:
+            hello = await _ask(sock, {"op": "start", "frames": 1,
+                                      "lease_seconds": 3 * interval + 10})  # fmt: skip
+        except SessionError as exc:
+            result.notes.append(f"no tracemalloc snapshots: {exc}; RSS only")
+            sock = None
+        else:
+            result.service = str(hello.get("service", ""))
+            result.version = str(hello.get("version", ""))
     deadline = time.monotonic() + duration
     try:
         while True:

@@ -48,7 +48,7 @@ def build_report(
         "id": new_id(), "ts": facts.ended, "host": facts.host, "session": facts.session,
         "pid": target.pid, "kind": facts.kind, "started": facts.started, "ended": facts.ended,
         "process": target.name, "command": clean(target.cmdline),
-        "service": target.service or target.name, "version": target.version,
+        "service": target.service, "version": target.version,
         "rate_hz": facts.rate_hz,
     }  # fmt: skip
     chunks: list[ProfileChunk] = []

@@ -9,7 +9,8 @@ off, and so does a lease that runs out (an agent that died mid-session), so a se
 nothing between sessions. Standard library only: no faust, no agent code.
 
 Protocol: one JSON request line, one JSON answer line, per connection.
-``{"op": "start", "frames": 1, "lease_seconds": 30}``, ``{"op": "snapshot", "top": 200}``
+``{"op": "hello"}`` (service and version), ``{"op": "start", "frames": 1,
+"lease_seconds": 30}``, ``{"op": "snapshot", "top": 200}``
 (allocation sites by size: file, line, source text, bytes, count), ``{"op": "stop"}``.
 """
 
@@ -64,6 +65,8 @@ class MemoryProfilingServer:
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
+        if op == "hello":
+            return {"ok": True, "service": self.service, "version": self.version}
         if op == "start":
             with self._lock:
                 if not tracemalloc.is_tracing():

@@ -14,7 +14,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agents.profiling.errors import SessionError
@@ -152,7 +152,11 @@ class SessionManager:
         cpu = memory = None
         if command.kind == "cpu":
             from agents.profiling.cpu import run_cpu
+            from agents.profiling.memory import sdk_identity
 
+            service, version = await sdk_identity(session.target, settings.sdk_socket_dir)
+            if service:
+                session.target = replace(session.target, service=service, version=version)
             assert self._pyspy is not None
             cpu = await run_cpu(
                 self._pyspy, session.target.pid, command.duration_seconds, session.rate_hz,

@@ -29,6 +29,7 @@ __all__ = [
     "ProfileBaselines",
     "ServiceBaseline",
     "analyse",
+    "baseline_key",
     "became_hot",
     "bottlenecks",
     "leak_suspects",
@@ -65,13 +66,18 @@ def analyse(
     """All findings of one report; a CPU report then becomes its service's baseline."""
     findings = bottlenecks(report, settings) + leak_suspects(report, settings)
     if report.kind == "cpu" and report.samples:
-        service = report.service or report.process
+        service = baseline_key(report)
         findings += became_hot(report, state.services.get(service), settings)
         state.services[service] = ServiceBaseline(
             session=report.session, version=report.version, ts=report.ts,
             shares={_key(f): f.self_share for f in report.functions[:_BASELINE_FUNCTIONS]},
         )  # fmt: skip
     return findings
+
+
+def baseline_key(report: ProfileReport) -> str:
+    """The service; a process that named none is compared only with itself on its host."""
+    return report.service or f"{report.process}@{report.host}"
 
 
 def _key(function: FunctionTime) -> str:

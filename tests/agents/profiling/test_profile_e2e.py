@@ -125,6 +125,7 @@ def test_profile_sessions_end_to_end(
                                                  expect=20)]  # fmt: skip
         reports = [r for r in records if isinstance(r, ProfileReport)]
         assert {r.kind for r in reports} == {"cpu", "memory"}
+        assert {(r.service, r.version) for r in reports} == {("shop", "3.0")}
         settings = ProfileAnalysisConfig(bottleneck_share=0.2, leak_min_snapshots=3,
                                          leak_min_growth_bytes=100_000)  # fmt: skip
         state = ProfileBaselines()

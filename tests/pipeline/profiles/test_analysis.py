@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
 from pipeline.profiles.analysis import ProfileBaselines, analyse, leak_suspects
@@ -55,6 +56,13 @@ def test_function_that_became_hot_after_a_deploy() -> None:
     restored = ProfileBaselines.restore(json.loads(json.dumps(state.snapshot())))
     assert restored.services["shop"].session == "s2"
     assert restored.services["shop"].shares["parse (shop.py)"] == 0.2
+
+
+def test_a_process_without_a_service_is_compared_with_itself_on_its_host() -> None:
+    state = ProfileBaselines()
+    anonymous = msgspec.structs.replace(_cpu("s1", "", _fn("a", 0.05)), service="")
+    analyse(state, anonymous, SETTINGS)
+    assert list(state.services) == ["python3@h"]
 
 
 def test_same_version_rise_is_not_a_deploy_and_small_rises_are_quiet() -> None:
