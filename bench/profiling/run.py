@@ -6,7 +6,8 @@ without py-spy sampling it, in one run.
 A CPU-bound Python workload (20 frames deep) counts its calls. Variants: the agent's CPU
 session (agents.profiling.cpu.run_cpu) at the default rate; at the cap
 (agent.profiling.max_rate_hz); at the default rate with --nonblocking. Each profiled phase
-is paired with an unprofiled phase just before it; slowdown = 1 - profiled / unprofiled
+is paired with an unprofiled phase just before it (and an unprofiled pair, A/A, shows the
+noise floor of the machine); slowdown = 1 - profiled / unprofiled
 calls per second (median over pairs), also per CPU second of the workload (what sampling
 costs it, apart from waiting for a CPU on a busy host). The profiler's own CPU (the
 session's reported overhead) is shown beside it. Writes bench/results/profiling.json.
@@ -95,10 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     if pyspy is None:
         print("py-spy not found", file=sys.stderr)
         return 2
-    variants = {
-        f"{settings.default_rate_hz} Hz (default), pausing": (settings.default_rate_hz, False),
-        f"{settings.max_rate_hz} Hz (cap), pausing": (settings.max_rate_hz, False),
+    variants: dict[str, tuple[int, bool] | None] = {
+        "none (A/A: the noise floor)": None,
         f"{settings.default_rate_hz} Hz (default), nonblocking": (settings.default_rate_hz, True),
+        f"{settings.max_rate_hz} Hz (cap), nonblocking": (settings.max_rate_hz, True),
+        f"{settings.default_rate_hz} Hz, pausing (nonblocking: false)": (
+            settings.default_rate_hz,
+            False,
+        ),
     }
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("workload.py"))],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -112,12 +117,18 @@ def main(argv: list[str] | None = None) -> int:
         counter = Counter(proc)
         time.sleep(2.0)  # warm up, and py-spy needs an initialised interpreter
         for _ in range(args.rounds):
-            for name, (rate, nonblocking) in variants.items():
+            for name, variant in variants.items():
                 wall0, cpu0 = counter.measure(args.phase_seconds)
                 base_rates.append(wall0)
-                (wall1, cpu1), info = asyncio.run(_profiled(
-                    counter, pyspy, proc.pid, rate=rate, nonblocking=nonblocking,
-                    seconds=args.phase_seconds))  # fmt: skip
+                info: dict[str, Any] = {}
+                if variant is None:
+                    time.sleep(1.0)  # as long as a profiled phase waits for py-spy
+                    wall1, cpu1 = counter.measure(args.phase_seconds)
+                else:
+                    rate, nonblocking = variant
+                    (wall1, cpu1), info = asyncio.run(_profiled(
+                        counter, pyspy, proc.pid, rate=rate, nonblocking=nonblocking,
+                        seconds=args.phase_seconds))  # fmt: skip
                 ratios[name].append((wall1 / wall0, cpu1 / cpu0))
                 extra[name].append(info)
     finally:
@@ -133,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in variants:
         wall = 1 - statistics.median(r[0] for r in ratios[name])
         cpu = 1 - statistics.median(r[1] for r in ratios[name])
-        profiler = statistics.median(e["profiler_cpu_percent"] for e in extra[name])
-        per_second = statistics.median(e["samples_per_second"] for e in extra[name])
+        profiler = statistics.median(e.get("profiler_cpu_percent", 0.0) for e in extra[name])
+        per_second = statistics.median(e.get("samples_per_second", 0.0) for e in extra[name])
         rows.append({"variant": name, "slowdown_percent": round(100 * wall, 2),
                      "slowdown_per_cpu_second_percent": round(100 * cpu, 2),
                      "pairs": [[round(a, 4), round(b, 4)] for a, b in ratios[name]],
