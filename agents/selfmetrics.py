@@ -76,7 +76,8 @@ class AgentMetrics:
         self.broker_up = Gauge("toka_agent_broker_up", "1 if the last send succeeded", registry=r)
         self.profiling_commands = Counter(
             "toka_agent_profiling_commands",
-            "Profiling commands for this host, by outcome (start, refused, stop, undecodable)",
+            "Profiling commands for this host, by outcome (accepted, stopping, refused_<why>,"
+            " failed, undecodable)",
             ["outcome"],
             registry=r,
         )

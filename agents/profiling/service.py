@@ -52,7 +52,7 @@ def build_profiling(
     manager = SessionManager(
         host, cfg.agent.profiling, enabled=cfg.performance.profiling_enabled, emit=emit,
         clean=text_cleaner(redactor), max_record_bytes=cfg.agent.publisher.max_record_bytes,
-        on_outcome=lambda outcome: metrics.profiling_commands.labels(outcome).inc(),
+        on_outcome=lambda outcome: metrics.profiling_commands.labels(outcome.outcome).inc(),
     )  # fmt: skip
     listener = CommandListener(
         cfg.kafka.client_options(), cfg.kafka.topic("profile-commands"), host, manager.handle,

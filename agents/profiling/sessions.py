@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from agents.commands import CommandGate, Outcome, Verdict
 from agents.profiling.errors import SessionError
 from agents.profiling.policy import refusal
 from agents.profiling.target import Target, read_target
@@ -57,13 +58,16 @@ class SessionManager:
         max_record_bytes: int = 1024 * 1024,
         clock: Callable[[], float] = time.time,
         pyspy: str | None = None,
-        on_outcome: Callable[[str], None] = lambda outcome: None,
+        on_outcome: Callable[[Outcome], None] = lambda outcome: None,
     ) -> None:
         self.host, self.settings, self.enabled = host, settings, enabled
         self._emit, self._clean, self._clock = emit, clean, clock
         self._max_record_bytes = max_record_bytes
         self._pyspy = pyspy
-        self._on_outcome = on_outcome
+        # The command trust gate (action, subject = kind, age, rate): every command and what
+        # came of it is logged on toka.commands and counted through on_outcome.
+        self._gate = CommandGate("profile", settings.commands, known=("start", "stop"),
+                                 on_outcome=on_outcome, clock=clock)  # fmt: skip
         self._sessions: dict[str, _Session] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._agent_pid = os.getpid()
@@ -80,17 +84,25 @@ class SessionManager:
         self._seen[command.id] = None
         if len(self._seen) > _SEEN_IDS:
             self._seen.popitem(last=False)
-        self._on_outcome("stop" if command.action == "stop" else "start")
+        session = self._sessions.get(command.session)
+        kind = session.command.kind if command.action == "stop" and session else command.kind
+        verdict = self._gate.admit(command.id, command.action, kind, command.ts)
+        if not verdict.allowed:
+            reason = f"refused by agent.profiling.commands: {verdict.reason}"
+            self._status(command.session or command.id if command.action == "stop" else command.id,
+                         "refused", command, reason=reason)  # fmt: skip
+            return
         try:
             if command.action == "stop":
-                self._stop(command)
+                self._stop(command, verdict)
             else:
-                self._start(command)
+                self._start(command, verdict)
         except Exception as exc:  # noqa: BLE001 - a bad command must not stop the listener
             log.exception("toka agent: profiling command %s failed", command.id)
+            self._gate.record(verdict, "failed")
             self._status(command.id, "failed", command, reason=f"agent error: {exc!r}"[:300])
 
-    def _start(self, command: ProfileCommand) -> None:
+    def _start(self, command: ProfileCommand, verdict: Verdict) -> None:
         if command.kind == "cpu" and self._pyspy is None:
             from agents.profiling.cpu import find_pyspy
 
@@ -102,23 +114,26 @@ class SessionManager:
             profiler_found=self._pyspy is not None,
         )  # fmt: skip
         if reason is not None:
+            self._gate.record(verdict, "refused_policy")
             log.info("toka agent: profiling command %s refused: %s", command.id, reason)
-            self._on_outcome("refused")
             self._status(command.id, "refused", command, reason=reason, target=target)
             return
         assert target is not None
         rate = command.rate_hz or self.settings.default_rate_hz
         session = _Session(command, target, rate)
         self._sessions[command.id] = session
+        self._gate.record(verdict, "accepted")
         self._status(command.id, "accepted", command, target=target, rate=rate)
         session.task = asyncio.create_task(self._run(session), name=f"profile-{command.id}")
 
-    def _stop(self, command: ProfileCommand) -> None:
+    def _stop(self, command: ProfileCommand, verdict: Verdict) -> None:
         session = self._sessions.get(command.session)
         if session is None:
+            self._gate.record(verdict, "refused_no_session")
             reason = f"no session {command.session} is running on this host"
             self._status(command.session or command.id, "refused", command, reason=reason)
             return
+        self._gate.record(verdict, "stopping")
         session.stop.set()
 
     async def _run(self, session: _Session) -> None:

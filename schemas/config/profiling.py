@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from schemas.config.base import Block
+from schemas.config.commands import CommandTrust
 
 __all__ = ["ProfileAnalysisConfig", "ProfilingConfig"]
 
@@ -38,6 +39,9 @@ class ProfilingConfig(Block):
     #: itself waits for a CPU while the target is stopped (bench/profiling); false gives
     #: exactly consistent stacks.
     nonblocking: bool = True
+    #: What this agent obeys from toka.profile-commands (agents.commands.CommandGate):
+    #: actions (start, stop), subjects (the session kind: cpu, memory), age and rate.
+    commands: CommandTrust = CommandTrust()
 
     @model_validator(mode="after")
     def _default_within_cap(self) -> ProfilingConfig:

@@ -149,3 +149,21 @@ def _children(pid: int) -> dict[int, str]:
             if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
                 out[int(entry.name)] = stat[stat.index("(") + 1 : stat.rindex(")")]
     return out
+
+
+def test_the_command_gate_has_its_word(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out: list[msgspec.Struct] = []
+    outcomes: list[str] = []
+    cfg = ProfilingConfig(commands={"subjects": ["cpu"], "max_per_minute": 1})
+    manager = SessionManager("h", cfg, enabled=True, emit=out.append,
+                             on_outcome=lambda o: outcomes.append(o.outcome))  # fmt: skip
+    gone = 2**22 + 7  # above Linux's default pid_max: no such process
+    for cmd in (_start(gone), _start(gone), _start(gone, kind="memory")):
+        manager.handle(cmd)
+    reasons = [r.reason for r in out if isinstance(r, ProfileStatus)]
+    assert reasons == [
+        f"no process {gone} on this host (or not readable by the agent)",
+        "refused by agent.profiling.commands: rate_limited",
+        "refused by agent.profiling.commands: subject",
+    ]
+    assert outcomes == ["refused_policy", "refused_rate_limited", "refused_subject"]
