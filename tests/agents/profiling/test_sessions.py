@@ -167,3 +167,28 @@ def test_the_command_gate_has_its_word(tmp_path) -> None:  # type: ignore[no-unt
         "refused by agent.profiling.commands: subject",
     ]
     assert outcomes == ["refused_policy", "refused_rate_limited", "refused_subject"]
+
+
+async def test_a_process_that_is_not_python(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """CPU: py-spy's own reason, as a failed status. Memory: its RSS, as for any process."""
+    import subprocess
+
+    native = subprocess.Popen(["sleep", "60"])
+    try:
+        await asyncio.sleep(0.3)
+        out: list[msgspec.Struct] = []
+        manager = _manager(tmp_path, out)
+        cpu, memory = _start(native.pid), _start(native.pid, kind="memory", duration_seconds=1.0)
+        manager.handle(cpu)
+        await _finish(manager)
+        manager.handle(memory)
+        await _finish(manager)
+        [failed] = [r for r in out if isinstance(r, ProfileStatus) and r.state == "failed"]
+        assert failed.session == cpu.id and "py-spy exited" in failed.reason
+        assert "python" in failed.reason.lower()
+        [report] = [r for r in out if isinstance(r, ProfileReport)]
+        assert report.session == memory.id and report.process == "sleep"
+        assert len(report.rss_bytes) >= 2 and report.rss_bytes[0] > 0
+    finally:
+        native.kill()
+        native.wait()
