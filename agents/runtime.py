@@ -55,6 +55,8 @@ def source_interval(cfg: TokaConfig, block: Any) -> float:
 
 def build_sources(cfg: TokaConfig) -> SourceRegistry:
     reg = SourceRegistry()
+    if not cfg.performance.metrics_enabled:
+        return reg
     s = cfg.agent.sources
     if s.system.enabled:
         from agents.sources.system import SystemSource
@@ -178,6 +180,8 @@ class AgentRuntime:
         self.otlp_port: int | None = None
         self.intake: SpanIntake | None = None
         self.failures: list[str] = []  # components that could not start (e.g. port in use)
+        self.profiling: Any = None  # agents.profiling.sessions.SessionManager, once listening
+        self.profiling_listener: Any = None
         self._log = RateLimitedLog(log)
 
     # -- collection -------------------------------------------------------------------------
@@ -254,19 +258,45 @@ class AgentRuntime:
             server = MetricsServer(self.metrics.registry, self.health, http.host, http.port)
             if await self._start_server("http", server):
                 self.http_port = server.port
-        otlp = self.cfg.agent.sources.otlp
-        if otlp.enabled and self.cfg.performance.tracing_enabled:
+        otlp, perf = self.cfg.agent.sources.otlp, self.cfg.performance
+        if otlp.enabled and (perf.tracing_enabled or perf.metrics_enabled):
+            from aiohttp import web
+
             from agents.aioserver import HttpServer
+            from agents.otlp_metrics.route import add_metrics_route
             from agents.spans.receiver import make_receiver_app
 
-            self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
-            app = make_receiver_app(
-                self.intake, self.metrics, otlp.max_body_bytes, lambda: self.publisher.saturated
-            )
+            saturated = lambda: self.publisher.saturated  # noqa: E731
+            if perf.tracing_enabled:  # POST /v1/traces
+                self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
+                app = make_receiver_app(self.intake, self.metrics, otlp.max_body_bytes, saturated)
+            else:
+                app = web.Application(client_max_size=otlp.max_body_bytes)
+            if perf.metrics_enabled:  # POST /v1/metrics
+                add_metrics_route(app, self.publish_pushed, self.metrics,
+                                  max_body=otlp.max_body_bytes, saturated=saturated)  # fmt: skip
             if await self._start_server("otlp", HttpServer(app, otlp.host, otlp.port)):
                 self.otlp_port = self._servers[-1].port
-                every = otlp.batch_max_age_seconds / 2
-                self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+                if self.intake is not None:
+                    every = otlp.batch_max_age_seconds / 2
+                    self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+
+    def publish_pushed(self, group: tuple[dict[str, str], list[Sample]]) -> None:
+        """Metrics an application pushed (OTLP): one MetricBatch of this host per resource,
+        through the same redaction and limits as collected ones. Never raises."""
+        resource, samples = group
+        try:
+            samples = self.prepare("otlp_metrics", samples)
+            batch = metric_batch(self.cfg.agent.host, "otlp_metrics", samples, self._clock(),
+                                 resource)  # fmt: skip
+            records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
+        except Exception as exc:  # noqa: BLE001 - a bad push must not stop the receiver
+            self.metrics.source_errors.labels("otlp_metrics").inc()
+            self._log.log(logging.ERROR, "src:otlp_metrics", "pushed metrics: %r", exc)
+            return
+        for rec in records:
+            self.publisher.submit(rec)
+        self.metrics.collected.labels("otlp_metrics").inc(len(records))
 
     async def _flush_spans(self, every: float) -> None:
         assert self.intake is not None
@@ -285,6 +315,17 @@ class AgentRuntime:
         self._servers.append(server)
         return True
 
+    def start_profiling(self) -> None:
+        """Listen for profiling commands (loaded here: an agent run with --once never does)."""
+        from agents.profiling.service import build_profiling
+
+        self.profiling, self.profiling_listener = build_profiling(
+            self.cfg, self.publisher.submit, self.metrics, self.redactor
+        )
+        self._loops["profiling"] = asyncio.create_task(
+            self.profiling_listener.run(), name="profiling-commands"
+        )
+
     def start_loops(self) -> None:
         for src in self.sources:
             self._loops[src.name] = asyncio.create_task(self._loop(src), name=f"src-{src.name}")
@@ -292,6 +333,7 @@ class AgentRuntime:
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
         await self.start_servers()
+        self.start_profiling()
         self.start_loops()
         log.info("toka agent: collecting %s", ", ".join(self.sources.names()) or "nothing")
         await stop.wait()
@@ -317,6 +359,8 @@ class AgentRuntime:
         }
 
     async def close(self) -> None:
+        if self.profiling is not None:  # sessions end first, so their last records go out
+            await self.profiling.close()
         for t in self._loops.values():
             t.cancel()
         await asyncio.gather(*self._loops.values(), return_exceptions=True)

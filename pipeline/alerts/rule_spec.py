@@ -5,6 +5,7 @@ Every problem is collected as ``(where: key, expectation)``, not only the first.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -199,7 +200,7 @@ class RuleParser:
             self.err(
                 "thresholds",
                 "expected a mapping of severity (low, medium|warning, high, "
-                f"critical) to a number or {{value, resolve}}, got {th!r}",
+                f"critical) to a number or {{value, resolve, for}}, got {th!r}",
             )
             return ()
         hyst = self.get(raw, "hysteresis", _nonneg, "a number >= 0", 0.0)
@@ -210,11 +211,14 @@ class RuleParser:
             if sev not in SEVERITY_RANK:
                 self.err(key, "expected a severity: low, medium (or warning), high, critical")
                 continue
-            value, resolve = spec, None
+            value, resolve, pending = spec, None, None
             if isinstance(spec, dict):
                 value, resolve = spec.get("value"), spec.get("resolve")
-                if set(spec) - {"value", "resolve"}:
-                    self.err(key, "expected keys value and resolve only")
+                if set(spec) - {"value", "resolve", "for"}:
+                    self.err(key, "expected keys value, resolve and for only")
+                pending = self.get(
+                    spec, "for", parse_duration, "a duration like 30s", None, prefix=f"{key}."
+                )
             if not _is_number(value) or (resolve is not None and not _is_number(resolve)):
                 self.err(key, f"expected a number or {{value, resolve}} numbers, got {spec!r}")
                 continue
@@ -224,7 +228,7 @@ class RuleParser:
                 self.err(
                     f"{key}.resolve", f"expected {side} the firing value {value}, got {resolve}"
                 )
-            levels.append(Level(sev, float(value), float(resolve)))
+            levels.append(Level(sev, float(value), float(resolve), pending))
         levels.sort(key=lambda lv: lv.rank)
         for a, b in zip(levels, levels[1:], strict=False):
             if a.rank == b.rank:
@@ -303,7 +307,9 @@ def _positive_duration(v: Any) -> float:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    # .inf and .nan are YAML floats, but no threshold: nothing exceeds .inf, and an alert
+    # record could not carry them (JSON has neither).
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _nonneg(v: Any) -> float:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from schemas.config.base import Block
+from schemas.config.topics import TopicsConfig
 
 __all__ = ["PipelineConfig"]
 
@@ -36,6 +37,9 @@ class PipelineConfig(Block):
     emit_sketches: bool = False
     # The OpenTelemetry Collector Kafka exporter's spans topic (not prefixed), or "" for none.
     otlp_spans_topic: str = "otlp_spans"
+    # The Collector Kafka exporter's metrics topic (not prefixed), or "" for none: its
+    # metrics join toka.metrics, re-keyed by resource.
+    otlp_metrics_topic: str = "otlp_metrics"
     rules_file: Path | None = None
     partitions: int = Field(4, ge=1)
     web_port: int = Field(6066, ge=1, le=65535)
@@ -53,3 +57,6 @@ class PipelineConfig(Block):
     # a firing alert's endsAt is 4 resends ahead, so a dead pipeline's alerts expire.
     alertmanager_resend_seconds: float = Field(60.0, gt=0)
     alertmanager_timeout_seconds: float = Field(10.0, gt=0)
+    # Replication, min.insync.replicas and retention of the topics the worker creates
+    # (schemas/config/topics.py); the defaults leave each to the broker.
+    topics: TopicsConfig = TopicsConfig()
