@@ -62,7 +62,7 @@ class DetectorParams:
     step_arl: float = 100000.0
     #: Until a series' cycle is known (two periods seen), a finding needs this many
     #: times the minimum effect: a daily curve's rising edge is not yet told from a step.
-    warmup_effect_factor: float = 5.0
+    warmup_effect_factor: float = 3.0
 
 
 @dataclass(slots=True)
