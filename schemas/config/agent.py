@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from schemas.config.base import Block
 
@@ -107,9 +107,13 @@ class RedactionRule(Block):
 
 class RedactionConfig(Block):
     enabled: bool = True
+    # Secret keys, bearer tokens, JWTs, command-line/environment secrets, URL credentials,
+    # token query parameters and e-mail addresses (agents/redact.py).
     default_rules: bool = True
+    # Also mask IPv4 and IPv6 addresses (off: most host metrics are about addresses).
+    ip_addresses: bool = False
     rules: list[RedactionRule] = []
-    hash_salt: str = ""
+    hash_salt: SecretStr = SecretStr("")
 
 
 class AgentLimits(Block):
