@@ -28,7 +28,9 @@ from agents.sources.base import Source, SourceRegistry
 from agents.spans.intake import SpanIntake
 
 if TYPE_CHECKING:
+    from agents.endpoint.policy import EndpointPolicy
     from schemas.config import TokaConfig
+    from schemas.config.endpoint import EndpointSecurity
     from schemas.records import Sample
 
 __all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources", "spool_path"]
@@ -251,22 +253,35 @@ class AgentRuntime:
         if http.enabled:
             from agents.http import MetricsServer
 
-            server = MetricsServer(self.metrics.registry, self.health, http.host, http.port)
+            policy = self._policy("http", http.security, http.host, 64 * 1024)
+            server = MetricsServer(self.metrics.registry, self.health, http.host, http.port, policy)
             if await self._start_server("http", server):
                 self.http_port = server.port
         otlp = self.cfg.agent.sources.otlp
         if otlp.enabled and self.cfg.performance.tracing_enabled:
-            from agents.aioserver import HttpServer
+            from agents.endpoint.aio import GuardedServer
             from agents.spans.receiver import make_receiver_app
 
             self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
             app = make_receiver_app(
                 self.intake, self.metrics, otlp.max_body_bytes, lambda: self.publisher.saturated
             )
-            if await self._start_server("otlp", HttpServer(app, otlp.host, otlp.port)):
+            policy = self._policy("otlp", otlp.security, otlp.host, otlp.max_body_bytes)
+            if await self._start_server("otlp", GuardedServer(app, otlp.host, otlp.port, policy)):
                 self.otlp_port = self._servers[-1].port
                 every = otlp.batch_max_age_seconds / 2
                 self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+
+    def _policy(
+        self, name: str, security: EndpointSecurity, host: str, max_body: int
+    ) -> EndpointPolicy:
+        from agents.endpoint.policy import EndpointPolicy
+
+        refused = self.metrics.http_refused
+        return EndpointPolicy(
+            security, name=f"agent.{name}", host=host, max_body_bytes=max_body,
+            on_refuse=lambda reason: refused.labels(name, reason).inc(),
+        )  # fmt: skip
 
     async def _flush_spans(self, every: float) -> None:
         assert self.intake is not None

@@ -93,8 +93,6 @@ def make_receiver_app(
                 raise _Reject(415, "content_type", f"Content-Type must be {PROTOBUF} or {JSON}")
             if saturated():
                 raise _Reject(503, "overloaded", "agent spool nearly full; retry later")
-            if (request.content_length or 0) > max_body:
-                raise _Reject(413, "too_large", f"body over {max_body} bytes")
             try:
                 # aiohttp inflates gzip/deflate bodies itself and applies client_max_size to
                 # the inflated size, which also stops a decompression bomb.

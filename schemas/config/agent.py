@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from schemas.config.base import Block
+from schemas.config.endpoint import EndpointSecurity
 
 __all__ = [
     "AgentConfig",
@@ -62,6 +63,7 @@ class OtlpReceiverConfig(Block):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     batch_max_spans: int = Field(default=512, gt=0, description="spans per SpanBatch record")
     batch_max_age_seconds: float = Field(default=1.0, gt=0)
+    security: EndpointSecurity = EndpointSecurity()
 
 
 class AgentSources(Block):
@@ -128,6 +130,7 @@ class AgentHttpConfig(Block):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9465, ge=0, le=65535)
+    security: EndpointSecurity = EndpointSecurity()
 
 
 class AgentConfig(Block):

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from schemas.config.base import Block
+from schemas.config.endpoint import EndpointSecurity
 
 __all__ = ["PipelineConfig"]
 
@@ -41,6 +42,8 @@ class PipelineConfig(Block):
     web_port: int = Field(6066, ge=1, le=65535)
     # Address the worker's web server (/metrics, /healthz) listens on; 0.0.0.0 for all.
     web_bind: str = "127.0.0.1"
+    # Token, rate limits, timeouts and connection cap of that web server (probes are open).
+    web_security: EndpointSecurity = EndpointSecurity()
     data_dir: Path = Path(".toka/worker")
     # How long the group waits for a silent worker before giving its partitions away.
     session_timeout_seconds: float = Field(30.0, ge=3)
