@@ -127,8 +127,8 @@ async def test_held_connections_do_not_hold_the_listeners(
                 else:
                     body = b'{"resourceSpans": []}'
                     headers = {"Content-Type": "application/json"}
-                    async with http.post(url, data=body, headers=headers,
-                                         timeout=aiohttp.ClientTimeout(total=5)) as resp:  # fmt: skip
+                    limit = aiohttp.ClientTimeout(total=5)
+                    async with http.post(url, data=body, headers=headers, timeout=limit) as resp:
                         assert resp.status == 200
                 assert time.monotonic() - t0 < 2.0  # served at once despite 100 held sockets
         await asyncio.sleep(4.5)  # past the read timeout: the server hung up on every one
@@ -170,9 +170,12 @@ async def test_token_on_both_endpoints_probes_stay_open(
                 assert resp.status == 401
             async with http.post(otlp, data=body, headers={**ctype, **auth}) as resp:
                 assert resp.status == 200
-        assert runtime.metrics.value(
-            "toka_agent_http_refused_total", endpoint="otlp", reason="unauthorized"
-        ) == 1
+        assert (
+            runtime.metrics.value(
+                "toka_agent_http_refused_total", endpoint="otlp", reason="unauthorized"
+            )
+            == 1
+        )
     finally:
         stop.set()
         await task
