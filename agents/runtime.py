@@ -74,9 +74,12 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
         from agents.sources.prometheus import PrometheusSource, ScrapeTarget
 
         targets = [
-            ScrapeTarget(str(t.url), t.job or "prometheus", dict(t.labels), t.honor_labels)
-            for t in s.prometheus.targets
-        ]
+            ScrapeTarget(
+                str(t.url), t.job or "prometheus", dict(t.labels), t.honor_labels,
+                t.auth.authorization(f"agent.sources.prometheus.targets[{i}].auth"),
+            )
+            for i, t in enumerate(s.prometheus.targets)
+        ]  # fmt: skip
         reg.register(
             PrometheusSource(
                 targets,

@@ -32,6 +32,7 @@ class ScrapeTarget:
     job: str = "prometheus"
     labels: dict[str, str] = field(default_factory=dict)
     honor_labels: bool = False
+    authorization: str | None = field(default=None, repr=False)  # the header's value
 
     @property
     def instance(self) -> str:
@@ -180,7 +181,8 @@ class PrometheusSource:
                           "scrape %s: family %s left out: %r", target.url, family, exc)  # fmt: skip
 
         try:
-            async with self._session.get(target.url) as resp:
+            auth = {"Authorization": target.authorization} if target.authorization else None
+            async with self._session.get(target.url, headers=auth) as resp:
                 if resp.status != 200:
                     raise ValueError(f"HTTP {resp.status}")
                 text = await resp.text()

@@ -55,8 +55,12 @@ class AlertmanagerClient:
         backoff: Callable[[], Backoff] = Backoff,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         extra_attempts: int = 3,
+        authorization: str | None = None,
     ) -> None:
+        """``authorization``: the ``Authorization`` header value for every URL
+        (``HttpCredentials.authorization()``), kept out of the URLs that logs print."""
         self.urls = [u.rstrip("/") + "/api/v2/alerts" for u in urls]
+        self._authorization = authorization
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.counts: Counter[str] = Counter()
         self._backoff = backoff
@@ -76,6 +80,8 @@ class AlertmanagerClient:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
         body = orjson.dumps(alerts)
         headers = {"Content-Type": "application/json"}
+        if self._authorization:
+            headers["Authorization"] = self._authorization
         async with self._session.post(url, data=body, headers=headers) as resp:
             if resp.status < 300:
                 return

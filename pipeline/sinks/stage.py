@@ -33,7 +33,10 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     if not pc.alertmanager_urls:
         return
     resend = pc.alertmanager_resend_seconds
-    client = AlertmanagerClient(pc.alertmanager_urls, pc.alertmanager_timeout_seconds)
+    client = AlertmanagerClient(
+        pc.alertmanager_urls, pc.alertmanager_timeout_seconds,
+        authorization=pc.alertmanager_auth.authorization("pipeline.alertmanager_auth"),
+    )  # fmt: skip
     active = partitioned_table(app, "toka-alertmanager-active", pc.partitions)
     guard = ProcessingGuard("alertmanager")
     alerts_topic = cfg.kafka.topic("alerts")

@@ -105,6 +105,14 @@ def _format(error: Any) -> tuple[str, str]:
         return across["path"], across["msg"]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif "input" in error and not isinstance(error["input"], dict | list):
+    elif (
+        "input" in error
+        and not isinstance(error["input"], dict | list)
+        and not _SECRET_KEY.search(path)
+        and "credentials in a URL" not in msg
+    ):  # a secret's value (or a URL holding one) is never echoed back
         msg = f"{msg} (got {error['input']!r})"
     return path, msg
+
+
+_SECRET_KEY = re.compile(r"(?i)passw|token|secret|salt|credential")

@@ -6,9 +6,10 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
 from schemas.config.base import Block
+from schemas.config.credentials import HttpCredentials, refuse_url_credentials
 from schemas.config.endpoint import EndpointSecurity
 
 __all__ = [
@@ -47,6 +48,13 @@ class PrometheusTarget(Block):
     job: str | None = None
     labels: dict[str, str] = {}
     honor_labels: bool = False  # as Prometheus: clashing exposed labels become exported_*
+    auth: HttpCredentials = HttpCredentials()  # basic auth or bearer token, not in the URL
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: HttpUrl) -> HttpUrl:
+        refuse_url_credentials(str(url))
+        return url
 
 
 class PrometheusSourceConfig(Block):

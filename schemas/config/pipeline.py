@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from schemas.config.base import Block
+from schemas.config.credentials import HttpCredentials, refuse_url_credentials
 from schemas.config.endpoint import EndpointSecurity
 
 __all__ = ["PipelineConfig"]
@@ -49,9 +50,11 @@ class PipelineConfig(Block):
     session_timeout_seconds: float = Field(30.0, ge=3)
     # Alertmanager sink: POST /api/v2/alerts to every URL (base URL, e.g.
     # http://alertmanager:9093); an empty list turns the sink off.
-    alertmanager_urls: list[Annotated[str, Field(pattern=r"^https?://")]] = Field(
-        default_factory=list
-    )
+    alertmanager_urls: list[
+        Annotated[str, Field(pattern=r"^https?://"), AfterValidator(refuse_url_credentials)]
+    ] = Field(default_factory=list)
+    # Basic auth or a bearer token for every Alertmanager URL (never inside the URL).
+    alertmanager_auth: HttpCredentials = HttpCredentials()
     # Active alerts are re-sent this often, as Alertmanager expects (Prometheus: 1 min);
     # a firing alert's endsAt is 4 resends ahead, so a dead pipeline's alerts expire.
     alertmanager_resend_seconds: float = Field(60.0, gt=0)

@@ -133,3 +133,60 @@ def test_a_check_across_blocks_names_its_key(tmp_path: Path) -> None:
         load_config(path)
     assert "analytics.window_seconds: must be one of pipeline.window_seconds" in str(info.value)
     assert "(got 30.0)" in str(info.value)
+
+
+def test_every_credential_is_masked_when_printed(tmp_path: Path) -> None:
+    """SASL cannot run on the embedded broker, so its password is covered here (the live
+    run with planted secrets is tests/pipeline/sinks/test_planted_secrets.py)."""
+    path = tmp_path / "toka.yaml"
+    path.write_text(
+        "kafka: {security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u,"
+        " sasl_password: PLANTED1}}\n"
+        "agent:\n  redaction: {hash_salt: PLANTED2}\n"
+        "  sources: {prometheus: {targets: [{url: 'http://t:9100/metrics',"
+        " auth: {username: u, password: PLANTED3}}, {url: 'http://t:9101/metrics',"
+        " auth: {bearer_token: PLANTED4}}]}}\n"
+        "pipeline: {alertmanager_urls: ['http://am:9093'],"
+        " alertmanager_auth: {username: a, password: PLANTED5}}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "-c", str(path), "config", "show"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "PLANTED" not in out.stdout + out.stderr and out.stdout.count("**********") == 5
+    cfg = load_config(path)
+    assert "PLANTED" not in repr(cfg)
+    # used where they belong, and only there
+    assert cfg.kafka.client_options()["sasl_plain_password"] == "PLANTED1"
+    target = cfg.agent.sources.prometheus.targets[1]
+    assert target.auth.authorization() == "Bearer PLANTED4"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "pipeline: {alertmanager_urls: ['http://admin:PLANTED@am:9093']}",
+        "agent: {sources: {prometheus: {targets: [{url: 'http://u:PLANTED@t:9100/m'}]}}}",
+        "agent: {redaction: {hash_salt: [PLANTED]}}",
+    ],
+)
+def test_credentials_in_urls_are_refused_without_echoing_them(tmp_path: Path, block: str) -> None:
+    path = tmp_path / "toka.yaml"
+    path.write_text(block + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "PLANTED" not in str(err.value)
+
+
+def test_credential_files_and_basic_auth(tmp_path: Path) -> None:
+    from schemas.config.credentials import HttpCredentials
+
+    (tmp_path / "pw").write_text("s3cret\n")
+    basic = HttpCredentials(username="ann", password_file=tmp_path / "pw")
+    assert basic.authorization() == "Basic YW5uOnMzY3JldA=="  # ann:s3cret
+    with pytest.raises(ValidationError, match="not both"):
+        HttpCredentials(username="a", password="x", bearer_token="y")
+    with pytest.raises(ValidationError, match="needs a username"):
+        HttpCredentials(password="x")
+    with pytest.raises(ConfigError, match="password_file"):
+        HttpCredentials(username="a", password_file=tmp_path / "missing").authorization()
