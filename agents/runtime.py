@@ -7,6 +7,7 @@ up in /healthz, so the agent never keeps running while silently collecting nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources", "spool_path"]
 
 log = logging.getLogger("toka.agent")
+
+_SPOOL_MARGIN_SECONDS = 2.0  # of the stop budget, kept for spooling and closing the producer
 
 
 def aligned_delay(now: float, interval: float) -> float:
@@ -335,14 +338,21 @@ class AgentRuntime:
         }
 
     async def close(self) -> None:
+        """Stop in order, within ``publisher.shutdown_timeout_seconds`` whatever clients do:
+        stop accepting (listeners closed, open requests get a short grace), stop collecting,
+        flush what was received to Kafka or the spool, then stop."""
+        budget = self.cfg.agent.publisher.shutdown_timeout_seconds
+        deadline = time.monotonic() + budget
+        await asyncio.gather(*(s.stop() for s in self._servers), return_exceptions=True)
         for t in self._loops.values():
             t.cancel()
         await asyncio.gather(*self._loops.values(), return_exceptions=True)
-        for server in reversed(self._servers):
-            await server.stop()
         for src in self.sources:
             if close := getattr(src, "close", None):
-                await close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(close(), max(0.1, deadline - time.monotonic()))
         if self.intake is not None:
             self.intake.flush_all()
-        await self.publisher.close(self.cfg.agent.publisher.shutdown_timeout_seconds)
+        # What is left of the budget, less a margin to spool what is still in memory.
+        flush = max(0.0, deadline - time.monotonic() - _SPOOL_MARGIN_SECONDS)
+        await self.publisher.close(flush)

@@ -207,3 +207,40 @@ async def test_slow_upload_gets_408_and_never_delays_the_stop(
     dribble.cancel()
     writer.close()
     assert took < 5.0, f"stop took {took:.1f}s with one slow upload open"
+
+
+@pytest.mark.integration
+async def test_stop_within_its_budget_with_kafka_down_and_clients_holding_on(tmp_path: Path):
+    """Kafka unreachable (records waiting), 100 half-sent requests and a slow upload open:
+    the agent still stops within publisher.shutdown_timeout_seconds (10), and what it had
+    collected is in the spool, not lost."""
+    from pipeline.broker import free_port
+
+    path = agent_config_file(
+        tmp_path, f"127.0.0.1:{free_port()}", "t.",
+        sources={"system": {"enabled": True, "interval_seconds": 0.2, "top_processes": 0},
+                 "otlp": {"enabled": True, "port": 0}},
+        http={"enabled": True, "port": 0},
+    )  # fmt: skip
+    runtime = AgentRuntime(load_config(path))
+    stop, task = await _started(runtime)
+    assert runtime.otlp_port is not None and runtime.http_port is not None
+    held = await asyncio.to_thread(_half_requests, runtime.http_port, 100, "/metrics")
+    reader, writer = await asyncio.open_connection("127.0.0.1", runtime.otlp_port)
+    writer.write(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 100000\r\n\r\n{")  # fmt: skip
+    await writer.drain()
+    await asyncio.sleep(2.0)  # some collections queued behind the unreachable broker
+    t0 = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(task, 15)
+    took = time.monotonic() - t0
+    writer.close()
+    for s in held:
+        s.close()
+    assert took <= 10.5, f"stop took {took:.1f}s"
+    from agents.publish.spool import Spool
+
+    spool = Spool(tmp_path / "spool", 1 << 30)
+    assert len(spool) >= 5  # the collections are on disk, for the next start to send
+    spool.close()
