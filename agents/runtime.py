@@ -265,15 +265,15 @@ class AgentRuntime:
                 self.http_port = server.port
         otlp = self.cfg.agent.sources.otlp
         if otlp.enabled and self.cfg.performance.tracing_enabled:
-            from agents.endpoint.aio import GuardedServer
-            from agents.spans.receiver import make_receiver_app
+            from agents.spans.receiver import OtlpReceiver
 
             self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
-            app = make_receiver_app(
-                self.intake, self.metrics, otlp.max_body_bytes, lambda: self.publisher.saturated
-            )
             policy = self._policy("otlp", otlp.security, otlp.host, otlp.max_body_bytes)
-            if await self._start_server("otlp", GuardedServer(app, otlp.host, otlp.port, policy)):
+            receiver = OtlpReceiver(
+                self.intake, self.metrics, policy, otlp.host, otlp.port,
+                saturated=lambda: self.publisher.saturated,
+            )  # fmt: skip
+            if await self._start_server("otlp", receiver):
                 self.otlp_port = self._servers[-1].port
                 every = otlp.batch_max_age_seconds / 2
                 self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))

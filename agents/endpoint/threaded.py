@@ -3,8 +3,9 @@
 
     server = GuardedHTTPServer((host, port), Handler, policy)   # Handler: GuardedHandler
 
-One request per connection (HTTP/1.0), so every open connection is either serving or has
-not yet sent its whole request. A reaper closes those past ``read_timeout``; when
+Every open connection is serving, or waiting for (the rest of) a request. A reaper closes
+those waiting past ``read_timeout`` (counted from the connection's start or its previous
+answer, so a keep-alive connection is idle-closed the same way); when
 ``max_connections`` are open, the oldest not-serving one is closed to make room, so idle
 or half-sent requests can neither hold the listener nor pile up threads.
 """
@@ -67,6 +68,13 @@ class GuardedHTTPServer(ThreadingHTTPServer):
             self._open[request] = _Open(time.monotonic())
         super().process_request(request, client_address)
 
+    def mark_idle(self, request: Any) -> None:
+        """A keep-alive connection done with one request: waiting counts from now."""
+        with self._lock:
+            state = self._open.get(request)
+            if state is not None:
+                state.busy, state.since = False, time.monotonic()
+
     def mark_busy(self, request: Any) -> bool:
         """False when the connection was already closed (evicted or timed out)."""
         with self._lock:
@@ -110,36 +118,92 @@ def _hang_up(sock: socket.socket) -> None:
 
 
 class GuardedHandler(BaseHTTPRequestHandler):
-    """Subclass it and implement ``serve_get(path)``; the policy runs first."""
+    """Subclass it and implement ``serve_get(path)`` and/or ``serve_post(path, body)``; the
+    policy runs first, and a POST body is read whole (Content-Length, within the read
+    timeout counted from the connection's start) before ``serve_post`` sees it."""
 
     server: GuardedHTTPServer
 
     def setup(self) -> None:
         super().setup()
+        self._since = time.monotonic()
         # A backstop per read; the reaper (which counts what it closes) acts first.
         self.connection.settimeout(self.server.policy.settings.read_timeout_seconds + 2.0)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.mark_idle(self.request)
+            self._since = time.monotonic()
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if not self.server.mark_busy(self.request):
+        path = self._admitted()
+        if path is not None:
+            self.serve_get(path)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        path = self._admitted()
+        if path is None:
             return
+        body = self._read_body()
+        if body is not None:
+            self.serve_post(path, body)
+
+    def _admitted(self) -> str | None:
+        if not self.server.mark_busy(self.request):
+            return None
         path = self.path.split("?", 1)[0]
-        length = self.headers.get("Content-Length")
         refusal = self.server.policy.check(
             path,
             self.headers.get("Authorization"),
             self.client_address[0] if self.client_address else "unknown",
-            int(length) if length and length.isdigit() else None,
+            self._content_length(),
         )
         if refusal is not None:
             self.refuse(refusal)
-            return
-        self.serve_get(path)
+            return None
+        return path
+
+    def _content_length(self) -> int | None:
+        length = self.headers.get("Content-Length")
+        return int(length) if length and length.isdigit() else None
+
+    def _read_body(self) -> bytes | None:
+        policy = self.server.policy
+        length = self._content_length()
+        if length is None or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            policy.refuse("length_required")
+            self.refuse(Refusal(411, "length_required", "Content-Length is required"))
+            return None
+        deadline = self._since + policy.settings.read_timeout_seconds
+        chunks, got = [], 0
+        while got < length:
+            if time.monotonic() > deadline:
+                policy.refuse("read_timeout")
+                self.close_connection = True
+                self.refuse(Refusal(408, "read_timeout", "request body too slow"))
+                return None
+            try:
+                chunk = self.rfile.read1(min(65536, length - got))
+            except TimeoutError:
+                chunk = b""
+            if not chunk:
+                self.close_connection = True
+                return None  # the client went away (or was hung up on)
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
 
     def serve_get(self, path: str) -> None:
-        raise NotImplementedError
+        self.send(405, {"Content-Type": "text/plain", "Allow": "POST"}, b"use POST\n")
+
+    def serve_post(self, path: str, body: bytes) -> None:
+        self.send(405, {"Content-Type": "text/plain", "Allow": "GET"}, b"use GET\n")
 
     def refuse(self, refusal: Refusal) -> None:
-        headers = {"Content-Type": "text/plain", **refusal.headers()}
+        self.close_connection = True  # an unread body must not be taken for the next request
+        headers = {"Content-Type": "text/plain", "Connection": "close", **refusal.headers()}
         self.send(refusal.status, headers, (refusal.message + "\n").encode())
 
     def send(self, code: int, headers: dict[str, str], body: bytes) -> None:

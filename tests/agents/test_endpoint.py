@@ -244,3 +244,58 @@ async def test_stop_within_its_budget_with_kafka_down_and_clients_holding_on(tmp
     spool = Spool(tmp_path / "spool", 1 << 30)
     assert len(spool) >= 5  # the collections are on disk, for the next start to send
     spool.close()
+
+
+async def test_guarded_aiohttp_server_for_other_listeners(tmp_path: Path):
+    """GuardedServer (the dashboard's and any aiohttp listener's): 401, open probes, 408
+    for a slow body, 100 held sockets, and a stop that does not wait for them."""
+    from aiohttp import web
+
+    from agents.endpoint.aio import GuardedServer
+
+    token = tmp_path / "token"
+    token.write_text("tk")
+    refused: list[str] = []
+    policy = EndpointPolicy(
+        EndpointSecurity(bearer_token_file=token, read_timeout_seconds=2, max_connections=8),
+        name="t", host="127.0.0.1", max_body_bytes=1000, on_refuse=refused.append,
+    )  # fmt: skip
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read())
+
+    app = web.Application(client_max_size=1000)
+    app.router.add_post("/echo", echo)
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/healthz", healthz)
+    server = GuardedServer(app, "127.0.0.1", 0, policy)
+    await server.start()
+    base = f"http://127.0.0.1:{server.port}"
+    auth = {"Authorization": "Bearer tk"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as r:
+            assert r.status == 200
+        async with http.post(f"{base}/echo", data=b"x") as r:
+            assert r.status == 401
+        async with http.post(f"{base}/echo", data=b"hello", headers=auth) as r:
+            assert r.status == 200 and await r.read() == b"hello"
+        async with http.post(f"{base}/echo", data=b"x" * 2000, headers=auth) as r:
+            assert r.status == 413
+    held = await asyncio.to_thread(_half_requests, server.port, 100, "/healthz")
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tk\r\n"
+                 b"Content-Length: 500\r\n\r\nab")  # fmt: skip
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 6)
+    assert b" 408 " in status_line
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as r:
+        assert r.status == 200  # served despite the held sockets
+    t0 = time.monotonic()
+    await server.stop()
+    assert time.monotonic() - t0 < 3
+    writer.close()
+    for s in held:
+        s.close()
+    assert {"unauthorized", "too_large", "read_timeout", "evicted"} <= set(refused)
