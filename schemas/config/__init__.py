@@ -7,16 +7,17 @@ loudly). Nested keys in the environment are joined with ``__``:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from schemas.config.agent import AgentConfig
 from schemas.config.analytics import AnalyticsConfig
+from schemas.config.environment import environment_overrides, merge
 from schemas.config.kafka import BrokerConfig, KafkaConfig
 from schemas.config.pipeline import PipelineConfig
 from schemas.config.seed import DashboardConfig, MonitoringConfig, PerformanceConfig
@@ -27,12 +28,11 @@ __all__ = ["DEFAULT_CONFIG_FILE", "TokaConfig", "load_config"]
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "toka.yaml"
 
 
-class TokaConfig(BaseSettings):
-    """The whole configuration, validated once at start-up."""
+class TokaConfig(BaseModel):
+    """The whole configuration, validated once at start-up (``load_config`` adds the
+    environment; constructing one directly reads only what it is given)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TOKA_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kafka: KafkaConfig = KafkaConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -57,18 +57,6 @@ class TokaConfig(BaseSettings):
         """The window size the analytics stages read."""
         return self.analytics.window_seconds or max(self.pipeline.window_seconds)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment first: it overrides what the file says.
-        return (env_settings, init_settings)
-
 
 def load_config(path: str | Path | None = None) -> TokaConfig:
     """Read ``path`` (or nothing: all defaults), apply ``TOKA_...`` overrides, validate.
@@ -88,8 +76,10 @@ def load_config(path: str | Path | None = None) -> TokaConfig:
             raise ConfigError(source, [("(file)", f"not valid YAML: {exc}")]) from None
         if not isinstance(data, dict):
             raise ConfigError(source, [("(root)", "expected a mapping of sections")])
+    # Environment first: it overrides what the file says.
+    data = merge(data, environment_overrides(TokaConfig, os.environ))
     try:
-        return TokaConfig(**data)
+        return TokaConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_format(e) for e in exc.errors()]) from None
 

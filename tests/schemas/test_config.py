@@ -190,3 +190,29 @@ def test_credential_files_and_basic_auth(tmp_path: Path) -> None:
         HttpCredentials(password="x")
     with pytest.raises(ConfigError, match="password_file"):
         HttpCredentials(username="a", password_file=tmp_path / "missing").authorization()
+
+
+def test_environment_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The overrides read without pydantic-settings (12 MB of the agent's budget)."""
+    monkeypatch.setenv("TOKA_PIPELINE__WINDOW_SECONDS", "[10, 30]")  # JSON for a list
+    monkeypatch.setenv("toka_pipeline__partitions", "8")  # names are case-insensitive
+    monkeypatch.setenv("TOKA_AGENT__SOURCES__SYSTEM__PER_CORE", "false")
+    monkeypatch.setenv("TOKA_PIPELINE__WEB_SECURITY__BEARER_TOKEN_ENV", "X_TOKEN")
+    monkeypatch.setenv("TOKA_CONFIG", str(tmp_path / "nowhere.yaml"))  # not a section
+    cfg = load_config(None)
+    assert cfg.pipeline.window_seconds == [10.0, 30.0] and cfg.pipeline.partitions == 8
+    assert cfg.agent.sources.system.per_core is False
+    assert cfg.pipeline.web_security.bearer_token_env == "X_TOKEN"
+    monkeypatch.setenv("TOKA_KAFKA__BOOTSTRAP_SERVER", "typo:9092")
+    with pytest.raises(ConfigError, match="kafka.bootstrap_server: unknown key"):
+        load_config(None)
+    assert "pydantic_settings" not in sys.modules or _toka_imports_no_settings()
+
+
+def _toka_imports_no_settings() -> bool:
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, schemas.config as c; c.load_config(None);"
+         "print('pydantic_settings' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip() == "False"
