@@ -36,6 +36,7 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     client = AlertmanagerClient(
         pc.alertmanager_urls, pc.alertmanager_timeout_seconds,
         authorization=pc.alertmanager_auth.authorization("pipeline.alertmanager_auth"),
+        ca_file=str(pc.alertmanager_ca_file) if pc.alertmanager_ca_file else None,
     )  # fmt: skip
     active = partitioned_table(app, "toka-alertmanager-active", pc.partitions)
     guard = ProcessingGuard("alertmanager")

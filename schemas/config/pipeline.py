@@ -55,6 +55,8 @@ class PipelineConfig(Block):
     ] = Field(default_factory=list)
     # Basic auth or a bearer token for every Alertmanager URL (never inside the URL).
     alertmanager_auth: HttpCredentials = HttpCredentials()
+    # CA bundle that signs the Alertmanagers' https certificates (None: the system's CAs).
+    alertmanager_ca_file: Path | None = None
     # Active alerts are re-sent this often, as Alertmanager expects (Prometheus: 1 min);
     # a firing alert's endsAt is 4 resends ahead, so a dead pipeline's alerts expire.
     alertmanager_resend_seconds: float = Field(60.0, gt=0)
