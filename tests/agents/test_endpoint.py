@@ -5,6 +5,7 @@ slow uploads and a stop that never waits on a client."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from pathlib import Path
@@ -266,6 +267,7 @@ async def test_guarded_aiohttp_server_for_other_listeners(tmp_path: Path):
 
     app = web.Application(client_max_size=1000)
     app.router.add_post("/echo", echo)
+
     async def healthz(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
@@ -299,3 +301,17 @@ async def test_guarded_aiohttp_server_for_other_listeners(tmp_path: Path):
     for s in held:
         s.close()
     assert {"unauthorized", "too_large", "read_timeout", "evicted"} <= set(refused)
+
+
+def test_a_token_without_tls_off_loopback_warns_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    token = tmp_path / "token"
+    token.write_text("t")
+    with caplog.at_level(logging.WARNING, logger="toka.endpoint"):
+        EndpointPolicy(EndpointSecurity(bearer_token_file=token), name="agent.http",
+                       host="127.0.0.1", max_body_bytes=1)  # fmt: skip
+        assert not caplog.records
+        EndpointPolicy(EndpointSecurity(bearer_token_file=token), name="agent.http",
+                       host="0.0.0.0", max_body_bytes=1)  # fmt: skip
+    assert "in the clear" in caplog.text and "agent.http" in caplog.text

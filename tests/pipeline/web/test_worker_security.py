@@ -74,7 +74,16 @@ async def test_worker_web_needs_the_token_and_cannot_be_held(
         assert refused[(("reason", "unauthorized"),)] == 2
         closed = sum(v for k, v in refused.items() if k[0][1] in ("evicted", "read_timeout"))
         assert closed >= 100
+        # Clients still holding on while the worker stops: they do not delay it.
+        held = await asyncio.to_thread(_hold, port, 20)
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wtok-1\r\n"
+                     b"Content-Length: 50000\r\n\r\nab")  # fmt: skip
+        held.append(slow)
+        t0 = time.monotonic()
+        assert stop_process(proc) == 0
+        assert time.monotonic() - t0 < 10
     finally:
         for s in held:
             s.close()
-        assert stop_process(proc) == 0
+        stop_process(proc)
