@@ -54,18 +54,25 @@ class GuardedHTTPServer(ThreadingHTTPServer):
         return sock, address
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
+        evicted = full = False
+        with self._lock:  # decided under the lock, counted and refused outside it
             if len(self._open) >= self.policy.settings.max_connections:
                 idle = [(st.since, s) for s, st in self._open.items() if not st.busy]
-                if not idle:
-                    self.policy.refuse("connections")
-                    self.shutdown_request(request)
-                    return
-                victim = min(idle, key=lambda pair: pair[0])[1]
-                self.policy.refuse("evicted")
-                del self._open[victim]
-                _hang_up(victim)
-            self._open[request] = _Open(time.monotonic())
+                if idle:
+                    victim = min(idle, key=lambda pair: pair[0])[1]
+                    del self._open[victim]
+                    _hang_up(victim)
+                    evicted = True
+                else:
+                    full = True
+            if not full:
+                self._open[request] = _Open(time.monotonic())
+        if evicted:
+            self.policy.refuse("evicted")
+        if full:  # every connection is serving a request: the newcomer is turned away
+            self.policy.refuse("connections")
+            self.shutdown_request(request)
+            return
         super().process_request(request, client_address)
 
     def mark_idle(self, request: Any) -> None:
@@ -179,20 +186,23 @@ class GuardedHandler(BaseHTTPRequestHandler):
         deadline = self._since + policy.settings.read_timeout_seconds
         chunks, got = [], 0
         while got < length:
-            if time.monotonic() > deadline:
-                policy.refuse("read_timeout")
-                self.close_connection = True
-                self.refuse(Refusal(408, "read_timeout", "request body too slow"))
-                return None
+            left = deadline - time.monotonic()
             try:
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)  # a silent client is cut off on time, too
                 chunk = self.rfile.read1(min(65536, length - got))
             except TimeoutError:
-                chunk = b""
+                self.connection.settimeout(policy.settings.read_timeout_seconds)
+                policy.refuse("read_timeout")
+                self.refuse(Refusal(408, "read_timeout", "request body too slow"))
+                return None
             if not chunk:
                 self.close_connection = True
                 return None  # the client went away (or was hung up on)
             chunks.append(chunk)
             got += len(chunk)
+        self.connection.settimeout(policy.settings.read_timeout_seconds + 2.0)  # for the answer
         return b"".join(chunks)
 
     def serve_get(self, path: str) -> None:

@@ -315,3 +315,44 @@ def test_a_token_without_tls_off_loopback_warns_at_start(
         EndpointPolicy(EndpointSecurity(bearer_token_file=token), name="agent.http",
                        host="0.0.0.0", max_body_bytes=1)  # fmt: skip
     assert "in the clear" in caplog.text and "agent.http" in caplog.text
+
+
+def test_threaded_server_full_of_serving_connections_refuses_the_next(tmp_path: Path):
+    """Every connection busy (slow bodies): a newcomer is closed and counted, the server
+    does not lock up, and it serves again once the slow ones time out."""
+    import threading
+
+    from agents.endpoint.threaded import GuardedHandler, GuardedHTTPServer
+
+    refused: list[str] = []
+    policy = EndpointPolicy(
+        EndpointSecurity(max_connections=2, read_timeout_seconds=2), name="t",
+        host="127.0.0.1", max_body_bytes=1000, on_refuse=refused.append,
+    )  # fmt: skip
+
+    class Handler(GuardedHandler):
+        def serve_get(self, path: str) -> None:
+            self.send(200, {"Content-Type": "text/plain"}, b"ok")
+
+    server = GuardedHTTPServer(("127.0.0.1", 0), Handler, policy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    slow = []
+    for _ in range(2):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\nab")
+        slow.append(s)
+    time.sleep(0.5)  # both inside their handlers, reading bodies
+    late = socket.create_connection(("127.0.0.1", port))
+    late.settimeout(3)
+    late.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    assert late.recv(100) == b""  # turned away, at once
+    time.sleep(2.5)  # the slow bodies passed the read timeout: 408, connections freed
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as ok:
+        ok.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert ok.recv(100).startswith(b"HTTP/1.0 200")
+    server.shutdown()
+    server.server_close()
+    for s in [*slow, late]:
+        s.close()
+    assert "connections" in refused and "read_timeout" in refused
