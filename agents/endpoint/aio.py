@@ -1,7 +1,7 @@
-"""The HTTP security layer for aiohttp applications (agent OTLP receiver, worker, dashboard).
+"""The HTTP security layer for aiohttp applications (the worker's web server, the dashboard).
 
-    policy = EndpointPolicy(settings, name="otlp", host=host, max_body_bytes=4 << 20,
-                            on_refuse=refused_counter.labels("otlp").inc)
+    policy = EndpointPolicy(settings, name="dashboard", host=host, max_body_bytes=1 << 20,
+                            on_refuse=refused_counter.labels("dashboard").inc)
     server = GuardedServer(app, host, port, policy)   # adds the middleware to app
     await server.start(); ...; await server.stop()    # stop: no new connections, open
                                                       # requests get stop_grace seconds
@@ -28,7 +28,6 @@ from schemas.config.endpoint import EndpointSecurity
 __all__ = ["GuardedServer", "GuardedSite", "guard_middleware", "runner_options", "tls_context"]
 
 STOP_GRACE_SECONDS = 2.0
-_BUSY = "toka_endpoint_connection"
 
 
 def runner_options(
