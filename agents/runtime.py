@@ -60,6 +60,8 @@ def source_interval(cfg: TokaConfig, block: Any) -> float:
 
 def build_sources(cfg: TokaConfig) -> SourceRegistry:
     reg = SourceRegistry()
+    if not cfg.performance.metrics_enabled:
+        return reg
     s = cfg.agent.sources
     if s.system.enabled:
         from agents.sources.system import SystemSource
@@ -263,20 +265,44 @@ class AgentRuntime:
             server = MetricsServer(self.metrics.registry, self.health, http.host, http.port, policy)
             if await self._start_server("http", server):
                 self.http_port = server.port
-        otlp = self.cfg.agent.sources.otlp
-        if otlp.enabled and self.cfg.performance.tracing_enabled:
+        otlp, perf = self.cfg.agent.sources.otlp, self.cfg.performance
+        if otlp.enabled and (perf.tracing_enabled or perf.metrics_enabled):
             from agents.spans.receiver import OtlpReceiver
 
-            self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
+            route = None
+            if perf.tracing_enabled:  # POST /v1/traces
+                self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
+            if perf.metrics_enabled:  # POST /v1/metrics
+                from agents.otlp_metrics.route import MetricsRoute
+
+                route = MetricsRoute(self.publish_pushed)
             policy = self._policy("otlp", otlp.security, otlp.host, otlp.max_body_bytes)
             receiver = OtlpReceiver(
-                self.intake, self.metrics, policy, otlp.host, otlp.port,
-                saturated=lambda: self.publisher.saturated,
+                self.metrics, policy, otlp.host, otlp.port, traces=self.intake,
+                pushed_metrics=route, saturated=lambda: self.publisher.saturated,
             )  # fmt: skip
             if await self._start_server("otlp", receiver):
                 self.otlp_port = self._servers[-1].port
-                every = otlp.batch_max_age_seconds / 2
-                self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+                if self.intake is not None:
+                    every = otlp.batch_max_age_seconds / 2
+                    self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+
+    def publish_pushed(self, group: tuple[dict[str, str], list[Sample]]) -> None:
+        """Metrics an application pushed (OTLP): one MetricBatch of this host per resource,
+        through the same redaction and limits as collected ones. Never raises."""
+        resource, samples = group
+        try:
+            samples = self.prepare("otlp_metrics", samples)
+            batch = metric_batch(self.cfg.agent.host, "otlp_metrics", samples, self._clock(),
+                                 resource)  # fmt: skip
+            records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
+        except Exception as exc:  # noqa: BLE001 - a bad push must not stop the receiver
+            self.metrics.source_errors.labels("otlp_metrics").inc()
+            self._log.log(logging.ERROR, "src:otlp_metrics", "pushed metrics: %r", exc)
+            return
+        for rec in records:
+            self.publisher.submit(rec)
+        self.metrics.collected.labels("otlp_metrics").inc(len(records))
 
     def _policy(
         self, name: str, security: EndpointSecurity, host: str, max_body: int

@@ -1,4 +1,5 @@
-"""The OTLP/HTTP trace receiver: ``POST /v1/traces``, protobuf or JSON, gzip or not.
+"""The agent's OTLP/HTTP receiver: ``POST /v1/traces`` and ``POST /v1/metrics`` (pushed
+metrics, ``agents.otlp_metrics``), protobuf or JSON, gzip or not.
 
 Per the OTLP spec: 200 with an ExportTraceServiceResponse (partial success when spans were
 refused by the rate limit), 400 with a Status for a malformed body, 413 for an oversized
@@ -19,15 +20,21 @@ import threading
 import zlib
 from collections.abc import Callable
 from email.message import Message
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from agents.endpoint.policy import EndpointPolicy
 from agents.endpoint.threaded import GuardedHandler, GuardedHTTPServer
+from agents.otlp_status import status_proto
 from agents.ratelog import RateLimitedLog
 from agents.selfmetrics import AgentMetrics
 from agents.spans.convert import ResourceSpans, from_otlp_json, from_otlp_proto
 from agents.spans.intake import Accepted, SpanIntake
+from schemas.errors import DecodeError
+
+if TYPE_CHECKING:
+    from agents.otlp_metrics.route import MetricsRoute
 
 __all__ = ["OtlpReceiver"]
 
@@ -44,21 +51,6 @@ class _Reject(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _status_proto(code: int, message: str) -> bytes:
-    """google.rpc.Status {code = 1; message = 2}, encoded by hand (no extra dependency)."""
-    msg = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(msg)) + msg
 
 
 def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
@@ -125,16 +117,19 @@ class OtlpReceiver:
 
     def __init__(
         self,
-        intake: SpanIntake,
         metrics: AgentMetrics,
         policy: EndpointPolicy,
         host: str,
         port: int,
         *,
+        traces: SpanIntake | None = None,
+        pushed_metrics: MetricsRoute | None = None,
         saturated: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``traces`` serves /v1/traces, ``pushed_metrics`` /v1/metrics (None: 404)."""
         self.host, self.port = host, port
-        self._intake, self._metrics, self._policy = intake, metrics, policy
+        self._intake, self._route = traces, pushed_metrics
+        self._metrics, self._policy = metrics, policy
         self._saturated = saturated
         self._rlog = RateLimitedLog(log)
         self._server: GuardedHTTPServer | None = None
@@ -154,31 +149,58 @@ class OtlpReceiver:
             await asyncio.to_thread(self._server.shutdown)
             self._server.server_close()
 
-    def _accept(self, groups: list[ResourceSpans]) -> Accepted:
-        """Runs on the event loop thread: the intake is the loop's."""
+    def _on_loop(self, work: Callable[[], Any]) -> Any:
+        """Run ``work`` on the event loop thread (the intake, the publisher and the delta
+        state are the loop's), unless the publisher cannot take more."""
         assert self._loop is not None
 
-        async def add() -> Accepted:
+        async def run() -> Any:
             if self._saturated():
                 raise _Reject(503, "overloaded", "agent spool nearly full; retry later")
-            return self._intake.add(groups)
+            return work()
 
-        future = asyncio.run_coroutine_threadsafe(add(), self._loop)
+        future = asyncio.run_coroutine_threadsafe(run(), self._loop)
         try:
             return future.result(_LOOP_TIMEOUT)
         except TimeoutError:
             future.cancel()
             raise _Reject(503, "overloaded", "agent busy; retry later") from None
 
-    def _answer(self, body: bytes, headers: Message) -> tuple[int, str, bytes, dict[str, str]]:
+    def _traces(self, ctype: str, raw: bytes) -> bytes:
+        assert self._intake is not None
+        groups = _groups(ctype, raw)  # decoded here, in the request's thread
+        intake = self._intake
+        accepted: Accepted = self._on_loop(lambda: intake.add(groups))
+        return _success(ctype, accepted)
+
+    def _pushed_metrics(self, ctype: str, raw: bytes) -> bytes:
+        route = self._route
+        assert route is not None
+        try:
+            request = route.parse(raw, ctype == JSON)
+        except DecodeError as exc:
+            raise _Reject(400, "malformed", str(exc)) from None
+        self._on_loop(lambda: route.apply(request))
+        return route.success(ctype == JSON)
+
+    def _answer(
+        self, path: str, body: bytes, headers: Message
+    ) -> tuple[int, str, bytes, dict[str, str]]:
         """``headers``: the request's, looked up case-insensitively."""
         ctype = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        routes: dict[str, Callable[[str, bytes], bytes]] = {}
+        if self._intake is not None:
+            routes["/v1/traces"] = self._traces
+        if self._route is not None:
+            routes["/v1/metrics"] = self._pushed_metrics
+        serve = routes.get(path)
+        if serve is None:
+            return 404, "text/plain", b"POST /v1/traces or /v1/metrics\n", {}
         try:
             if ctype not in (PROTOBUF, JSON):
                 raise _Reject(415, "content_type", f"Content-Type must be {PROTOBUF} or {JSON}")
             encoding = headers.get("Content-Encoding", "").strip().lower()
-            raw = _inflate(body, encoding, self._policy.max_body_bytes)
-            accepted = self._accept(_groups(ctype, raw))
+            out = serve(ctype, _inflate(body, encoding, self._policy.max_body_bytes))
         except _Reject as r:
             if r.reason == "too_large":  # sizes are the endpoint guard's to count
                 self._policy.refuse(r.reason)
@@ -191,8 +213,8 @@ class OtlpReceiver:
             extra = {"Retry-After": "5"} if r.status == 503 else {}
             if ctype == JSON:
                 return r.status, JSON, orjson.dumps({"code": code, "message": r.message}), extra
-            return r.status, PROTOBUF, _status_proto(code, r.message), extra
-        return 200, ctype, _success(ctype, accepted), {}
+            return r.status, PROTOBUF, status_proto(code, r.message), extra
+        return 200, ctype, out, {}
 
     def _handler(self) -> type[GuardedHandler]:
         answer = self._answer
@@ -201,10 +223,7 @@ class OtlpReceiver:
             protocol_version = "HTTP/1.1"  # keep-alive: exporters reuse their connection
 
             def serve_post(self, path: str, body: bytes) -> None:
-                if path != "/v1/traces":
-                    self.send(404, {"Content-Type": "text/plain"}, b"POST /v1/traces\n")
-                    return
-                status, ctype, out, extra = answer(body, self.headers)
+                status, ctype, out, extra = answer(path, body, self.headers)
                 self.send(status, {"Content-Type": ctype, **extra}, out)
 
         return Handler
