@@ -29,6 +29,7 @@ from typing import Any, cast
 import faust
 import msgspec
 
+from agents.commands import CommandGate, Outcome
 from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.deadletter import (
     decode_or_dead_letter,
@@ -129,14 +130,14 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             name=res.benchmark, labels=res.labels,
         )  # fmt: skip
 
-    def on_series_command(cmd: BaselineCommand, p: int) -> None:
+    def on_series_command(cmd: BaselineCommand, p: int) -> bool:
         st = state.get(p, f"s|{cmd.subject}", DetectorState.restore)
         if st is not None:
             apply_command(st, cmd.action, watch.params(""))
             state.touch(p, f"s|{cmd.subject}")
-            log.info("baseline %s: %s", cmd.subject, cmd.action)
+        return st is not None
 
-    def on_benchmark_command(cmd: BaselineCommand, p: int) -> None:
+    def on_benchmark_command(cmd: BaselineCommand, p: int) -> bool:
         base = state.get(p, f"b|{cmd.subject}", RunBaseline.restore)
         if base is not None:
             if cmd.action == "reset":
@@ -144,13 +145,28 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             else:
                 base.pinned = cmd.action == "pin"
             state.put(p, f"b|{cmd.subject}", base)
-            log.info("baseline %s: %s", cmd.subject, cmd.action)
+        return base is not None
+
+    def count_refusal(outcome: Outcome) -> None:
+        if outcome.outcome.startswith("refused"):
+            guard.count(f"command_{outcome.outcome}")
+
+    # The local word on remote commands: refusals counted as command_refused_<reason>.
+    gate = CommandGate(
+        "baseline", rc.commands, known=("pin", "unpin", "reset"), on_outcome=count_refusal
+    )
 
     async def on_command(cmd: BaselineCommand, raw: bytes, msg: Any) -> None:
-        if msg.key == COPY_KEY:
-            on_series_command(cmd, msg.partition)
+        copy = msg.key == COPY_KEY  # this stage's own fan-out to every partition
+        verdict = gate.admit(cmd.id, cmd.action, cmd.subject, cmd.ts, count=not copy)
+        if not verdict.allowed:
             return
-        on_benchmark_command(cmd, msg.partition)
+        if copy:
+            if on_series_command(cmd, msg.partition):
+                gate.record(verdict, f"applied to series on partition {msg.partition}")
+            return
+        done = on_benchmark_command(cmd, msg.partition)
+        gate.record(verdict, "applied to benchmark" if done else "fanned out to series")
         for q in range(parts):
             await commands.send(key=COPY_KEY, value=raw, partition=q)
 

@@ -33,7 +33,11 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     if not pc.alertmanager_urls:
         return
     resend = pc.alertmanager_resend_seconds
-    client = AlertmanagerClient(pc.alertmanager_urls, pc.alertmanager_timeout_seconds)
+    client = AlertmanagerClient(
+        pc.alertmanager_urls, pc.alertmanager_timeout_seconds,
+        authorization=pc.alertmanager_auth.authorization("pipeline.alertmanager_auth"),
+        ca_file=str(pc.alertmanager_ca_file) if pc.alertmanager_ca_file else None,
+    )  # fmt: skip
     active = partitioned_table(app, "toka-alertmanager-active", pc.partitions)
     guard = ProcessingGuard("alertmanager")
     alerts_topic = cfg.kafka.topic("alerts")

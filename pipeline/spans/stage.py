@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import faust
 
+from agents.redact import Redactor
 from pipeline.alerts.stage import alert_stage
 from pipeline.deadletter import send_dead_letter
 from pipeline.spans.core import SpanWindows
@@ -116,9 +117,11 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
     if otlp_name:
         otlp_topic = app.topic(otlp_name, key_type=bytes, value_type=bytes)
 
+        redactor = Redactor.from_config(cfg.agent.redaction)
+
         @app.agent(otlp_topic, name="toka-otlp-spans")
         async def otlp_spans(stream: faust.StreamT) -> None:
-            await consume(stream, otlp_name, decode_otlp_spans)
+            await consume(stream, otlp_name, lambda raw: decode_otlp_spans(raw, redactor=redactor))
 
     span_topics = {spans_name, *([otlp_name] if otlp_name else [])}
 

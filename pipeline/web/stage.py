@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pipeline.stage_errors import registered_guards
 from pipeline.web.collector import WorkerCollector, health_input, stage_counts
 from pipeline.web.health import Health, HealthJudge, HealthPolicy, StageCounts
+from pipeline.web.security import guard_worker_web
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog, supervisor_for
 from schemas.config import TokaConfig
@@ -67,6 +68,7 @@ def install(
         registry = CollectorRegistry(auto_describe=False)
     registry.register(WorkerCollector(app, sensor, crashes, health))
     app.toka_registry = registry  # type: ignore[attr-defined]
+    guard_worker_web(app, cfg, registry)
 
     @app.page("/metrics")
     async def metrics(self: web.View, request: web.Request) -> web.Response:
