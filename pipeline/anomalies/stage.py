@@ -19,18 +19,14 @@ from __future__ import annotations
 
 import logging
 from fnmatch import fnmatchcase
-from typing import Any, cast
 
-import faust
-
-from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
 from pipeline.anomalies.records import leak_anomaly, score_anomaly
 from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.stage_errors import ProcessingGuard, register_guard
+from pipeline.runtime.analytics_runtime import Finding, run_analytics
+from pipeline.runtime.context import StageContext
 from schemas import WindowAggregate, encode
 from schemas.analytics import Anomaly
-from schemas.config import TokaConfig
 
 __all__ = ["TOPIC_KINDS", "install"]
 
@@ -42,8 +38,8 @@ HOST_USED = "system_memory_used_bytes"
 HOST_AVAILABLE = "system_memory_available_bytes"
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
-    ac = cfg.analytics.anomalies
+def install(ctx: StageContext) -> None:
+    ac = ctx.cfg.analytics.anomalies
     if not ac.enabled:
         return
     sp = ScoreParams(
@@ -57,8 +53,6 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         min_growth_percent=ac.leak_min_growth_percent, cooldown_s=ac.leak_cooldown_hours * 3600,
     )  # fmt: skip
     host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED, HOST_AVAILABLE}
-    state, source, _ = analytics_input(app, cfg, "toka-anomaly-state", "anomalies")
-    guard = ProcessingGuard("anomalies")
     wanted: dict[str, bool] = {}  # name -> scored? (fnmatch per aggregate is not cheap)
 
     def wants(name: str) -> bool:
@@ -94,33 +88,14 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         if verdict is not None:
             out.append(leak_anomaly(agg, verdict))
 
-    def on_batch(aggs: list[WindowAggregate], p: int) -> list[Anomaly]:
-        found: list[Anomaly] = []
-        for agg in aggs:
+    class Logic:
+        def on_aggregate(self, agg: WindowAggregate, p: int) -> list[Finding]:
             handle = on_host if agg.name in host_series else on_series if wants(agg.name) else None
+            found: list[Anomaly] = []
             if handle is not None:
-                with guard.record(count_ok=False):  # one failing series must not stop the rest
-                    handle(agg, p, found)
-        return found
+                handle(agg, p, found)
+            return [
+                Finding(ctx.topics.anomalies, a.series.encode(), encode(a), a.kind) for a in found
+            ]
 
-    @app.agent(source, name="toka-anomalies")
-    async def anomalies(stream: faust.StreamT) -> None:
-        # acked by state.settle(), once the table holds the effect
-        manual = cast("faust.Stream[Any]", stream).noack()
-        async for event in manual.events():
-            state.hold(manual, event)
-            msg = event.message
-            p = msg.partition
-            with guard.record():
-                aggs = await batch_to_apply(state, event, topics.deadletter, guard)
-                if aggs is None:
-                    continue
-                found = on_batch(aggs, p)
-                state.applied(p, msg.offset, msg.timestamp)
-                if found:  # durable first: a replay must not find it again
-                    state.flush()
-                for a in found:
-                    guard.count(a.kind)
-                    await topics.anomalies.send(key=a.series.encode(), value=encode(a))
-
-    register_guard(app, guard)
+    state = run_analytics(ctx, "anomalies", "toka-anomaly-state", Logic()).state

@@ -20,11 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, cast
 
-import faust
-
-from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.capacity.forecast import build_forecast
 from pipeline.capacity.history import (
     Meta,
@@ -35,10 +31,10 @@ from pipeline.capacity.history import (
     meta_key,
     resource_key,
 )
-from pipeline.stage_errors import ProcessingGuard, register_guard
+from pipeline.runtime.analytics_runtime import Finding, run_analytics
+from pipeline.runtime.context import StageContext
 from schemas import WindowAggregate, encode
 from schemas.analytics import CapacityForecast
-from schemas.config import TokaConfig
 
 __all__ = ["TOPIC_KINDS", "install"]
 
@@ -50,14 +46,12 @@ log = logging.getLogger(__name__)
 Job = tuple[int, str, Meta, list[float], list[float]]
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
-    cc = cfg.analytics.capacity
+def install(ctx: StageContext) -> None:
+    app, cc = ctx.app, ctx.cfg.analytics.capacity
     if not cc.enabled:
         return
     used_names = set(cc.series)
     total_of = {total: used for used, total in cc.series.items() if total}
-    state, source, batches = analytics_input(app, cfg, "toka-capacity-history", "capacity")
-    guard = ProcessingGuard("capacity")
 
     def on_resource(agg: WindowAggregate, p: int) -> None:
         res = resource_key(agg.host, agg.labels)
@@ -76,23 +70,13 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             for day in expire(meta, cc.retention_days):
                 state.put(p, chunk_key(used, res, day), None)
 
-    @app.agent(source, name="toka-capacity")
-    async def capacity(stream: faust.StreamT) -> None:
-        # acked by state.settle(), once the table holds the effect
-        manual = cast("faust.Stream[Any]", stream).noack()
-        async for event in manual.events():
-            state.hold(manual, event)
-            msg = event.message
-            p = msg.partition
-            with guard.record():
-                aggs = await batch_to_apply(state, event, topics.deadletter, guard)
-                if aggs is None:
-                    continue
-                for agg in aggs:
-                    if agg.name in used_names or agg.name in total_of:
-                        with guard.record(count_ok=False):  # one bad series, not the batch
-                            on_resource(agg, p)
-                state.applied(p, msg.offset, msg.timestamp)
+    class Logic:
+        def on_aggregate(self, agg: WindowAggregate, p: int) -> list[Finding]:
+            if agg.name in used_names or agg.name in total_of:
+                on_resource(agg, p)
+            return []
+
+    state, guard, batches = run_analytics(ctx, "capacity", "toka-capacity-history", Logic())
 
     def due_jobs() -> list[Job]:
         jobs = []
@@ -150,7 +134,5 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     state.touch(p, key)
                 if fc is not None:
                     guard.count("forecasts")
-                    await topics.capacity.send(key=fc.series.encode(), value=encode(fc))
+                    await ctx.topics.capacity.send(key=fc.series.encode(), value=encode(fc))
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)
-
-    register_guard(app, guard)

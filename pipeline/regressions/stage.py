@@ -24,16 +24,11 @@ written at once.
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
-import faust
 import msgspec
 
-from pipeline.analytics_input import analytics_input, batch_to_apply
-from pipeline.deadletter import (
-    decode_or_dead_letter,
-    send_dead_letter,
-)
+from pipeline.deadletter import send_dead_letter
 from pipeline.regressions.detector import DetectorState, apply_command, observe_seasonal
 from pipeline.regressions.runs import RunBaseline, RunParams, judge_run
 from pipeline.regressions.subjects import (
@@ -43,7 +38,8 @@ from pipeline.regressions.subjects import (
     version_of,
     watched_value,
 )
-from pipeline.stage_errors import ProcessingGuard, register_guard
+from pipeline.runtime.analytics_runtime import Finding, run_analytics
+from pipeline.runtime.context import StageContext
 from schemas import WindowAggregate, encode
 from schemas.analytics import BaselineCommand, BenchmarkResult, Regression
 from schemas.config import TokaConfig
@@ -67,23 +63,18 @@ def command_topic(cfg: TokaConfig) -> str:
     return cfg.kafka.topic(TOPIC_KINDS[0])
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+def install(ctx: StageContext) -> None:
+    app, cfg, topics = ctx.app, ctx.cfg, ctx.topics
     rc = cfg.analytics.regressions
     if not rc.enabled:
         return
     bc = cfg.analytics.bench
     watch = Watch(rc)
     parts = cfg.pipeline.partitions
-    state, source, batches = analytics_input(
-        app, cfg, STATE_TABLE, "regressions", cfg.kafka.topic("benchmarks"), command_topic(cfg)
-    )
-    guard = ProcessingGuard("regressions")
     commands = app.topic(command_topic(cfg), key_type=bytes, value_type=bytes)
 
-    async def emit(found: list[Regression]) -> None:
-        for record in found:
-            guard.count("regressions")
-            await topics.regressions.send(key=record.subject.encode(), value=encode(record))
+    def finding(record: Regression) -> Finding:
+        return Finding(topics.regressions, record.subject.encode(), encode(record), "regressions")
 
     def on_aggregate(agg: WindowAggregate, p: int) -> Regression | None:
         picked = watched_value(agg, rc.fields)
@@ -104,16 +95,12 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
             name=agg.name, host=agg.host, labels=labels,
         )  # fmt: skip
 
-    def on_batch(aggs: list[WindowAggregate], p: int) -> list[Regression]:
-        found = []
-        for agg in aggs:
+    class Logic:
+        def on_aggregate(self, agg: WindowAggregate, p: int) -> list[Finding]:
             if not watch.wants(agg.name):
-                continue
-            with guard.record(count_ok=False):  # one failing series must not stop the rest
-                out = on_aggregate(agg, p)
-                if out is not None:
-                    found.append(out)
-        return found
+                return []
+            out = on_aggregate(agg, p)
+            return [] if out is None else [finding(out)]
 
     def on_benchmark(res: BenchmarkResult, p: int) -> Regression | None:
         base = state.use(p, f"b|{res.benchmark}", RunBaseline.restore, RunBaseline)
@@ -154,43 +141,24 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         for q in range(parts):
             await commands.send(key=COPY_KEY, value=raw, partition=q)
 
-    @app.agent(source, name="toka-regressions")
-    async def regressions(stream: faust.StreamT) -> None:
-        # acked by state.settle(), once the table holds the effect
-        manual = cast("faust.Stream[Any]", stream).noack()
-        async for event in manual.events():
-            state.hold(manual, event)
-            msg = event.message
-            raw: bytes = event.value
-            p = msg.partition
-            with guard.record():
-                if msg.topic == batches:
-                    aggs = await batch_to_apply(state, event, topics.deadletter, guard)
-                    if aggs is None:
-                        continue
-                    found = on_batch(aggs, p)
-                    state.applied(p, msg.offset, msg.timestamp)
-                    if found:  # durable first: a replay must not find it again
-                        state.flush()
-                    await emit(found)
-                    continue
-                record = await decode_or_dead_letter(raw, msg, topics.deadletter, guard)
-                if record is None or not state.owns(p):
-                    continue
-                out = None
-                if isinstance(record, BenchmarkResult):
-                    out = on_benchmark(record, p)
-                elif isinstance(record, BaselineCommand):
-                    await on_command(record, raw, msg)
-                else:
-                    guard.count("unexpected_schema")
-                    err = f"{type(record).__name__} is not an input of the regression stage"
-                    await send_dead_letter(topics.deadletter, "unknown_schema", err, raw, msg)
-                    continue
-                state.flush()  # rare records: written through
-                await emit([] if out is None else [out])
+    async def on_record(record: Any, raw: bytes, msg: Any) -> list[Finding]:
+        p = msg.partition
+        if isinstance(record, BenchmarkResult):
+            out = on_benchmark(record, p)
+            return [] if out is None else [finding(out)]
+        if isinstance(record, BaselineCommand):
+            await on_command(record, raw, msg)
+            return []
+        run.guard.count("unexpected_schema")
+        err = f"{type(record).__name__} is not an input of the regression stage"
+        await send_dead_letter(topics.deadletter, "unknown_schema", err, raw, msg)
+        return []
 
-    register_guard(app, guard)
+    run = run_analytics(
+        ctx, "regressions", STATE_TABLE, Logic(), cfg.kafka.topic("benchmarks"),
+        command_topic(cfg), on_record=on_record,
+    )  # fmt: skip
+    state = run.state
 
 
 def decode_state(value: bytes) -> dict[str, Any]:

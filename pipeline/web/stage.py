@@ -12,17 +12,15 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-import faust
 from aiohttp.web import Response
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from pipeline.stage_errors import registered_guards
-from pipeline.web.collector import WorkerCollector, health_input, stage_counts
+from pipeline.runtime.context import StageContext
+from pipeline.web.collector import WorkerCollector, fetched_offsets, health_input, stage_counts
 from pipeline.web.health import Health, HealthJudge, HealthPolicy
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog, supervisor_for
-from schemas.config import TokaConfig
 
 __all__ = ["install"]
 
@@ -31,14 +29,13 @@ HEALTH_TICK_SECONDS = 5.0
 
 
 def install(
-    app: faust.App,
-    topics: Any,
-    cfg: TokaConfig,
+    ctx: StageContext,
     policy: HealthPolicy | None = None,
     registry: CollectorRegistry | None = None,
 ) -> None:
     """``registry``: where the worker's metrics go (default: a new one for this app);
     /metrics serves all of it, so a caller may add collectors of its own."""
+    app, cfg = ctx.app, ctx.cfg
     crashes = CrashLog()
     # Every agent started after this (all of them: agents start with the worker) gets a
     # supervisor that counts its restarts.
@@ -52,18 +49,25 @@ def install(
     judge = HealthJudge(policy)
 
     def health() -> Health:
-        return judge.evaluate(
-            time.time(),
-            health_input(stage_counts(registered_guards(app))),
+        now = time.time()
+        verdict = judge.evaluate(
+            now,
+            health_input(stage_counts(ctx.guards)),
             crashes.dead_agents(stopping=bool(app.should_stop)),
             crashes.recent,
         )
+        stalls = ctx.progress.stalled(fetched_offsets(app), now)
+        if not stalls:
+            return verdict
+        return Health(False, [*verdict.problems, *(s.describe(now) for s in stalls)])
 
     health()  # the start-up baseline: a stage failing from its first record shows at once
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
-    registry.register(WorkerCollector(app, sensor, crashes, health))
-    app.toka_registry = registry  # type: ignore[attr-defined]
+    registry.register(
+        WorkerCollector(app, ctx.guards, sensor, crashes, health, progress=ctx.progress)
+    )
+    ctx.services["registry"] = registry
 
     @app.page("/metrics")
     async def metrics(self: web.View, request: web.Request) -> web.Response:

@@ -78,12 +78,14 @@ def _flush_series(store: WindowStore, ser: Series) -> list[WindowAggregate]:
                 del store._by_pane[p]
         ser.drop_pane(p)
     ser.closed_until = closed_until
+    store.stragglers.pop(ser, None)
     store._flush_epoch += 1
     return out
 
 
 def _expire(store: WindowStore, ser: Series) -> None:
     del store._by_sid[ser.sid]
+    store.stragglers.pop(ser, None)
     # Every batch host that resolved a sample to it caches it (a sample's own host label
     # makes one series of several hosts' samples): all must forget it, or their later
     # samples land in a series no longer registered. Their layouts may hold it too.
@@ -95,6 +97,7 @@ def _expire(store: WindowStore, ser: Series) -> None:
             hmap.pop(key, None)
             if not hmap:
                 del store._hosts[host]
+                store.host_watermarks.pop(host, None)
     for lkey in [k for k in store._layouts if k[0] in hosts]:
         del store._layouts[lkey]
     store.caps.release(ser.name, ser.overflow)

@@ -10,20 +10,17 @@ plus an agent on the benchmarks topic that, per record value:
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
-from pipeline.stage_errors import ProcessingGuard, register_guard
-from schemas.config import TokaConfig
+from pipeline.runtime.context import StageContext
 
 AGENT = "toka-test-crashy"
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
-    guard = ProcessingGuard("flaky")
+def install(ctx: StageContext) -> None:
+    guard = ctx.guard("flaky")
 
-    @app.agent(topics.benchmarks, name=AGENT)
+    @ctx.app.agent(ctx.topics.benchmarks, name=AGENT)
     async def crashy(stream: faust.StreamT) -> None:
         async for value in stream:
             if value == b"crash":
@@ -34,21 +31,19 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                 if value == b"fail":
                     raise ValueError("a record this stage cannot handle")
 
-    register_guard(app, guard)
-
 
 def main() -> None:
-    from pipeline.app import create_app
+    from pipeline.app import create_pipeline
     from pipeline.cli.worker_cmd import make_worker
     from pipeline.web import HealthPolicy
     from pipeline.web import stage as web_stage
     from schemas.config import load_config
 
     cfg = load_config(None)
-    app = create_app(cfg, stages=[__name__])
+    ctx = create_pipeline(cfg, stages=[__name__])
     policy = HealthPolicy(crash_window_seconds=6, error_window_seconds=60, min_errors=3)
-    web_stage.install(app, app.toka_topics, cfg, policy=policy)  # type: ignore[attr-defined]
-    make_worker(app, "info").execute_from_commandline()
+    web_stage.install(ctx, policy=policy)
+    make_worker(ctx.app, "info").execute_from_commandline()
 
 
 if __name__ == "__main__":
