@@ -89,6 +89,9 @@ def install(ctx: StageContext) -> None:
             out.append(leak_anomaly(agg, verdict))
 
     class Logic:
+        #: Per-series state, dropped when unused for analytics.state_idle_hours.
+        IDLE_PREFIXES = ("r|", "p|", "h|")
+
         def on_aggregate(self, agg: WindowAggregate, p: int) -> list[Finding]:
             handle = on_host if agg.name in host_series else on_series if wants(agg.name) else None
             found: list[Anomaly] = []

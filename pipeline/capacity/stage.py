@@ -76,7 +76,8 @@ def install(ctx: StageContext) -> None:
                 on_resource(agg, p)
             return []
 
-    state, guard, batches = run_analytics(ctx, "capacity", "toka-capacity-history", Logic())
+    loop = run_analytics(ctx, "capacity", "toka-capacity-history", Logic())
+    state, guard, batches = loop.state, loop.guard, loop.batches
 
     def due_jobs() -> list[Job]:
         jobs = []

@@ -96,6 +96,9 @@ def install(ctx: StageContext) -> None:
         )  # fmt: skip
 
     class Logic:
+        #: Per-series state, dropped when unused for analytics.state_idle_hours.
+        IDLE_PREFIXES = ("s|",)
+
         def on_aggregate(self, agg: WindowAggregate, p: int) -> list[Finding]:
             if not watch.wants(agg.name):
                 return []
@@ -151,7 +154,7 @@ def install(ctx: StageContext) -> None:
             return []
         run.guard.count("unexpected_schema")
         err = f"{type(record).__name__} is not an input of the regression stage"
-        await send_dead_letter(topics.deadletter, "unknown_schema", err, raw, msg)
+        await send_dead_letter(run.deadletter, "unknown_schema", err, raw, msg)
         return []
 
     run = run_analytics(

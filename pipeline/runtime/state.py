@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from schemas.errors import TokaError
 
-__all__ = ["StateVersionError", "Stateful", "dump", "load", "version_of"]
+__all__ = ["StateVersionError", "Stateful", "dump", "load", "restore_with", "unwrap", "version_of"]
 
 _VERSION, _STATE = "~v", "~s"
 
@@ -52,3 +52,19 @@ def load(cls: type[T], raw: Any) -> T:
     if version < current:
         data = cls.upgrade(data, version)  # type: ignore[attr-defined]
     return cls.restore(data)  # type: ignore[attr-defined,no-any-return]
+
+
+def unwrap(raw: Any) -> Any:
+    """The snapshot data inside ``raw`` whatever its version (for tools that only read)."""
+    if isinstance(raw, dict) and _VERSION in raw and _STATE in raw:
+        return raw[_STATE]
+    return raw
+
+
+def restore_with(restore: Any, raw: Any) -> Any:
+    """Restore ``raw`` with ``restore``: a class's ``restore`` classmethod goes through
+    ``load`` (versions checked and upgraded); any other callable gets the data."""
+    cls = getattr(restore, "__self__", None)
+    if isinstance(cls, type):
+        return load(cls, raw)
+    return restore(unwrap(raw))
