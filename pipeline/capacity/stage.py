@@ -76,7 +76,7 @@ def install(ctx: StageContext) -> None:
                 on_resource(agg, p)
             return []
 
-    loop = run_analytics(ctx, "capacity", "toka-capacity-history", Logic())
+    loop = run_analytics(ctx, "capacity", "toka-capacity-history", lambda _state: Logic())
     state, guard, batches = loop.state, loop.guard, loop.batches
 
     def due_jobs() -> list[Job]:

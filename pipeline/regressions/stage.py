@@ -158,7 +158,7 @@ def install(ctx: StageContext) -> None:
         return []
 
     run = run_analytics(
-        ctx, "regressions", STATE_TABLE, Logic(), cfg.kafka.topic("benchmarks"),
+        ctx, "regressions", STATE_TABLE, lambda _state: Logic(), cfg.kafka.topic("benchmarks"),
         command_topic(cfg), on_record=on_record,
     )  # fmt: skip
     state = run.state

@@ -173,10 +173,12 @@ def run_analytics(
     ctx: StageContext,
     stage: str,
     table: str,
-    logic: AnalyticsLogic,
+    make_logic: Callable[[WriteBehind], AnalyticsLogic],
     *more_topics: str,
     on_record: RecordHandler | None = None,
 ) -> AnalyticsLoop:
+    """Run the logic ``make_logic`` builds over the stage's state on an agent of the
+    aggregate-batches topic (and ``more_topics``)."""
     app, cfg = ctx.app, ctx.cfg
     parts = cfg.pipeline.partitions
     state = WriteBehind(
@@ -193,7 +195,7 @@ def run_analytics(
     state.attach(app, batches)
     guard = ctx.guard(stage)
     loop = AnalyticsLoop(
-        state, logic, guard, ctx.progress,
+        state, make_logic(state), guard, ctx.progress,
         deadletter=ConfirmedTopic(ctx.topics.deadletter, guard), batches=batches,
         on_record=on_record,
     )  # fmt: skip

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
 from pipeline.runtime.windowed_runtime import Delivered, Reject, WindowedIngest, WindowLogic
+from schemas import DeadLetter, decode
 from schemas.records import WindowAggregate
 
 
@@ -78,3 +80,35 @@ def make_ingest(
 def record(offset: int, value: bytes, topic: str = "t.metrics", partition: int = 0) -> Delivered:
     """A record whose ack handle is its offset."""
     return Delivered(topic, partition, offset, value, b"k", offset)
+
+
+# -- the analytics loop --
+
+BATCHES = "t.aggregate-batches"
+
+
+@dataclass(frozen=True)
+class Msg:
+    offset: int
+    topic: str = BATCHES
+    partition: int = 0
+    key: bytes | None = None
+    timestamp: float = 1.0
+
+
+class Topic:
+    """Faust's topic semantics: ``send`` returns a delivery future."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[DeadLetter] = []
+        self.failures = failures
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.failures:
+            self.failures -= 1
+            fut.set_exception(ConnectionError("broker unreachable"))
+        else:
+            self.sent.append(decode(value, DeadLetter))
+            fut.set_result(None)
+        return fut

@@ -3,45 +3,15 @@ topic that confirms delivery (or fails), plain messages."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from dataclasses import dataclass
 from typing import Any
 
 from pipeline.runtime.analytics_runtime import AnalyticsLoop, ConfirmedTopic, Finding
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
 from pipeline.tables import WriteBehind
-from schemas import AggregateBatch, DeadLetter, WindowAggregate, decode, encode, new_id
-
-BATCHES = "t.aggregate-batches"
-
-
-@dataclass(frozen=True)
-class Msg:
-    offset: int
-    topic: str = BATCHES
-    partition: int = 0
-    key: bytes | None = None
-    timestamp: float = 1.0
-
-
-class Topic:
-    """Faust's topic semantics: ``send`` returns a delivery future."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.sent: list[DeadLetter] = []
-        self.failures = failures
-
-    async def send(self, key: bytes, value: bytes) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if self.failures:
-            self.failures -= 1
-            fut.set_exception(ConnectionError("broker unreachable"))
-        else:
-            self.sent.append(decode(value, DeadLetter))
-            fut.set_result(None)
-        return fut
+from schemas import AggregateBatch, WindowAggregate, decode, encode, new_id
+from tests.pipeline.runtime.ingest_support import BATCHES, Msg, Topic
 
 
 class Counts:

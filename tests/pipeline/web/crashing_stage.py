@@ -5,10 +5,15 @@ plus an agent on the benchmarks topic that, per record value:
   b"fail"  raises inside its ProcessingGuard (counted as an error, skipped);
   b"crash" raises outside it, crashing the actor (Faust's supervisor restarts it);
   b"stop"  returns from the agent: Faust neither restarts nor reports it (faust#175);
+  b"hang"  never returns (a stage stuck in an await: the records after it stall);
   anything else completes (counted ok).
+Every record handled is counted in the context's progress, as the runtimes do.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import faust
 
@@ -22,7 +27,10 @@ def install(ctx: StageContext) -> None:
 
     @ctx.app.agent(ctx.topics.benchmarks, name=AGENT)
     async def crashy(stream: faust.StreamT) -> None:
-        async for value in stream:
+        async for event in stream.events():
+            value, msg = event.value, event.message
+            if value == b"hang":
+                await asyncio.sleep(3600)
             if value == b"crash":
                 raise RuntimeError("poison record outside any guard")
             if value == b"stop":
@@ -30,6 +38,7 @@ def install(ctx: StageContext) -> None:
             with guard.record():
                 if value == b"fail":
                     raise ValueError("a record this stage cannot handle")
+            ctx.progress.record(msg.topic, msg.partition, msg.offset, time.time())
 
 
 def main() -> None:
