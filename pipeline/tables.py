@@ -236,7 +236,7 @@ class WriteBehind:
         self._moved.add(partition)
 
     def hold(self, stream: Any, event: Any) -> None:
-        """Ack ``event`` (of a ``stream.noack()`` stream) once its effect is in the table."""
+        """Ack ``event`` (of a manual-ack stream) once its effect is in the table."""
         self._held.append((stream, event))
 
     def due(self) -> bool:
