@@ -28,9 +28,8 @@ from typing import Any
 
 import msgspec
 
-from pipeline.deadletter import send_dead_letter
 from pipeline.regressions.logic import RegressionLogic
-from pipeline.runtime.analytics_runtime import Finding, run_analytics
+from pipeline.runtime.analytics_runtime import Finding, Refused, run_analytics
 from pipeline.runtime.context import StageContext
 from pipeline.tables import WriteBehind
 from schemas.analytics import BaselineCommand, BenchmarkResult
@@ -82,12 +81,10 @@ def install(ctx: StageContext) -> None:
             for q in range(parts):
                 await commands.send(key=COPY_KEY, value=raw, partition=q)
             return []
-        run.guard.count("unexpected_schema")
         err = f"{type(record).__name__} is not an input of the regression stage"
-        await send_dead_letter(run.deadletter, "unknown_schema", err, raw, msg)
-        return []
+        raise Refused("unknown_schema", err)
 
-    run = run_analytics(
+    run_analytics(
         ctx, "regressions", STATE_TABLE, make_logic, cfg.kafka.topic("benchmarks"),
         command_topic(cfg), on_record=on_record,
     )  # fmt: skip

@@ -38,12 +38,14 @@ from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
 from pipeline.tables import WriteBehind, partitioned_table, positions_table
 from schemas import WindowAggregate, encode
+from schemas.errors import TokaError
 
 __all__ = [
     "AnalyticsLogic",
     "AnalyticsLoop",
     "ConfirmedTopic",
     "Finding",
+    "Refused",
     "run_analytics",
 ]
 
@@ -55,6 +57,15 @@ class Finding(NamedTuple):
     key: bytes
     value: bytes
     event: str
+
+
+class Refused(TokaError):
+    """Raised by a stage for a record it cannot take: the loop dead-letters the record
+    with ``reason`` (also counted under it)."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason = reason
 
 
 class AnalyticsLogic(Protocol):
@@ -110,6 +121,11 @@ class AnalyticsLoop:
         self.state.now = now = self._clock()
         try:
             found = await self._apply(value, msg)
+        except Refused as exc:
+            self.guard.count(exc.reason)
+            self.guard.count("ok")  # handled as designed: dead-lettered
+            await self._dead_letter(exc.reason, str(exc), value, msg)
+            found = []
         except Exception as exc:  # never skipped silently: counted and dead-lettered
             self.guard.count("errors")
             self.guard.exception("record %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)

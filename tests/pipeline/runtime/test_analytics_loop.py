@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from pipeline.runtime.analytics_runtime import AnalyticsLoop, ConfirmedTopic, Finding
+from pipeline.runtime.analytics_runtime import AnalyticsLoop, ConfirmedTopic, Finding, Refused
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
 from pipeline.tables import WriteBehind
@@ -98,3 +98,17 @@ async def test_state_unused_for_the_idle_time_is_evicted_and_counted() -> None:
     assert loop.evict_idle([0], idle=3600) == 1
     loop.state.flush()
     assert set(table) == {'0|c|cpu{host="alive"}'} and guard.counts["evicted"] == 1
+
+
+async def test_a_record_the_stage_refuses_is_dead_lettered_with_its_reason() -> None:
+    loop, _, topic, guard, _ = make()
+
+    async def refuse(record: Any, raw: bytes, msg: Any) -> list[Finding]:
+        raise Refused("unknown_schema", f"{type(record).__name__} is not an input here")
+
+    loop._on_record = refuse
+    await loop.handle(batch(agg("cpu")), Msg(0, topic="t.benchmarks"))
+    ((letter),) = topic.sent
+    assert (letter.reason, letter.source_topic) == ("unknown_schema", "t.benchmarks")
+    assert "AggregateBatch is not an input here" in letter.error
+    assert guard.counts["unknown_schema"] == 1 and guard.counts["errors"] == 0
