@@ -60,10 +60,13 @@ def _flush_series(store: WindowStore, ser: Series) -> list[WindowAggregate]:
     """Emit every open window of one series now, and refuse later samples for them."""
     out: list[WindowAggregate] = []
     panes = sorted(ser.panes)
-    closed_until = ser.closed_until
+    closed_until = floor = ser.closed_until
+    # A straggler's windows were closed for the partition but not yet for it (stragglers.py).
+    straggler = ser in store.stragglers
     for i, spec in enumerate(store.specs):
         for st in sorted(spec.windows_over(panes)):
-            if st + spec.size > store._emitted[i]:
+            end = st + spec.size
+            if end > store._emitted[i] or (straggler and end > floor):
                 agg = ser.aggregate(
                     st, st + spec.size, store._width_ms, store.alpha, sketch=store.emit_sketches
                 )

@@ -1,7 +1,8 @@
 """A WindowStore as plain JSON-able data and back.
 
 The worker does not need it (open windows are rebuilt by replaying the records whose acks
-were held back, see holdback.py); it serves tools and tests that move a store whole.
+were held back, see pipeline/runtime/holdback.py); it serves tools and tests that move a
+store whole.
 """
 
 from __future__ import annotations

@@ -168,3 +168,17 @@ async def test_an_idle_partition_keeps_no_entry_per_host_past_the_series_cap() -
     store = logic.store
     assert store.series_count <= 4  # 2 admitted, plus overflow series
     assert len(store._hosts) <= 2 and len(store.host_watermarks) <= 2
+
+
+async def test_a_new_host_that_goes_quiet_still_gets_its_window_out() -> None:
+    """Its window was closed for the partition; no later record of its own closes it, the
+    idle close does."""
+    ingest, out, guard, _, clock = make_ingest(windows, T0 + 19)
+    await ingest.handle(record(0, metrics(T0 + 19, host="old", interval=10)))
+    await ingest.handle(record(1, metrics(T0 + 8, 42, host="new")))  # no promise, then quiet
+    assert guard.counts["late"] == 0
+    assert not [a for a in out.published if a.host == "new"]
+    clock.now = T0 + 19 + PC.idle_close_seconds + 1
+    await ingest.tick({("t.metrics", 0)})
+    (agg,) = [a for a in out.published if a.host == "new"]
+    assert (agg.window_start, agg.count, agg.last) == (T0, 1, 42)
