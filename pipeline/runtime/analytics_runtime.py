@@ -209,6 +209,7 @@ def run_analytics(
         batches, *more_topics, key_type=bytes, value_type=bytes, internal=True, partitions=parts
     )
     state.attach(app, batches)
+    ctx.progress.watch(batches, *more_topics)
     guard = ctx.guard(stage)
     loop = AnalyticsLoop(
         state, make_logic(state), guard, ctx.progress,

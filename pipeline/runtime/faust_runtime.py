@@ -76,6 +76,7 @@ def run_windowed(
     for topic, agent_name in sources:
         name = topic.get_topic_name()
         names.add(name)
+        ctx.progress.watch(name)
         _agent(app, topic, agent_name, name, (ingest, outputs))
 
     @app.timer(interval=1.0, name=f"toka-{stage}-tick")

@@ -38,12 +38,18 @@ class Stall:
 @dataclass
 class Progress:
     stall_seconds: float = 60.0
+    #: The input topics the runtimes count progress for (``watch``); others are ignored
+    #: (a table's changelog, a topic a stage outside the runtimes reads).
+    topics: set[str] = field(default_factory=set)
     processed: Counter[TopicPartition] = field(default_factory=Counter)
     stalls: Counter[TopicPartition] = field(default_factory=Counter)
     _offset: dict[TopicPartition, int] = field(default_factory=dict)
     _at: dict[TopicPartition, float] = field(default_factory=dict)
     _waiting: dict[TopicPartition, float] = field(default_factory=dict)
     _stalled: set[TopicPartition] = field(default_factory=set)
+
+    def watch(self, *topics: str) -> None:
+        self.topics.update(topics)
 
     def record(self, topic: str, partition: int, offset: int, now: float) -> None:
         """The stage is done with the record at ``offset`` (whatever became of it)."""
@@ -66,6 +72,8 @@ class Progress:
         progress covers) with records waiting and none processed for ``stall_seconds``."""
         out = []
         for tp, newest in sorted(fetched.items()):
+            if tp[0] not in self.topics:
+                continue
             done = self._offset.get(tp)
             if done is not None and newest <= done:
                 self._waiting.pop(tp, None)  # nothing waiting

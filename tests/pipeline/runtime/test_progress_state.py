@@ -14,7 +14,7 @@ TP = ("t.metrics", 0)
 
 
 def test_records_waiting_and_none_processed_for_the_stall_time_is_a_stall() -> None:
-    progress = Progress(stall_seconds=60)
+    progress = Progress(stall_seconds=60, topics={TP[0]})
     progress.record(*TP, offset=4, now=0.0)
     assert progress.stalled({TP: 4}, now=500.0) == []  # nothing waiting: quiet, not stuck
     assert progress.stalled({TP: 9}, now=510.0) == []  # waiting since 510
@@ -28,9 +28,16 @@ def test_records_waiting_and_none_processed_for_the_stall_time_is_a_stall() -> N
 
 
 def test_a_partition_that_never_processed_a_fetched_record_stalls() -> None:
-    progress = Progress(stall_seconds=10)
+    progress = Progress(stall_seconds=10, topics={TP[0]})
     assert progress.stalled({TP: 0}, now=0.0) == []
     assert [s.processed for s in progress.stalled({TP: 0}, now=11.0)] == [None]
+
+
+def test_topics_no_runtime_processes_never_stall() -> None:
+    """A table's changelog or a topic read outside the runtimes has no progress counted."""
+    progress = Progress(stall_seconds=10, topics={TP[0]})
+    progress.stalled({("app-toka-alert-state-changelog", 0): 9}, now=0.0)
+    assert progress.stalled({("app-toka-alert-state-changelog", 0): 9}, now=100.0) == []
 
 
 class Counter2:

@@ -111,6 +111,7 @@ async def test_a_failed_delivery_is_counted_and_sent_again_before_any_ack() -> N
 
 async def test_a_revoked_partition_is_dropped_and_its_progress_forgotten() -> None:
     ingest, out, _, progress, _ = make_ingest(windows, T0 + 1)
+    progress.watch("t.metrics")
     await ingest.handle(record(0, metrics(T0 + 1)))
     assert progress.processed[("t.metrics", 0)] == 1
     await ingest.tick(set())

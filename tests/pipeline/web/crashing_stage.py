@@ -24,6 +24,7 @@ AGENT = "toka-test-crashy"
 
 def install(ctx: StageContext) -> None:
     guard = ctx.guard("flaky")
+    ctx.progress.watch(ctx.topics.benchmarks.get_topic_name())
 
     @ctx.app.agent(ctx.topics.benchmarks, name=AGENT)
     async def crashy(stream: faust.StreamT) -> None:
