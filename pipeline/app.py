@@ -30,6 +30,7 @@ import faust
 from pipeline.partitioner import CachingPartitioner
 from pipeline.runtime.context import StageContext, Topics
 from pipeline.runtime.progress import Progress
+from pipeline.topics import apply_changelog_settings
 from schemas.config import TokaConfig
 
 __all__ = ["STAGE_MODULES", "Topics", "create_app", "create_pipeline"]
@@ -115,6 +116,9 @@ def create_pipeline(
         "producer_max_batch_size": 256 * 1024,
         "broker_session_timeout": cfg.pipeline.session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, cfg.pipeline.session_timeout_seconds / 10),
+        # No stage uses Faust's leader election (on_leader timers); its topic would be one
+        # more created with Faust's replication factor instead of pipeline.topics.
+        "topic_disable_leader": True,
         **_app_options(cfg),
     }
     settings.update(overrides)
@@ -131,4 +135,5 @@ def create_pipeline(
     ctx = StageContext(app, cfg, topics, Progress(cfg.pipeline.stall_seconds))
     for module in STAGE_MODULES if stages is None else stages:
         importlib.import_module(module).install(ctx)
+    apply_changelog_settings(app, cfg)  # every table exists now; Faust creates them at start
     return ctx

@@ -17,14 +17,15 @@ from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from pipeline.runtime.context import StageContext
+from pipeline.runtime.progress import Stall
 from pipeline.web.collector import WorkerCollector, fetched_offsets, health_input, stage_counts
-from pipeline.web.health import Health, HealthJudge, HealthPolicy
+from pipeline.web.health import Health, HealthJudge, HealthPolicy, StageCounts
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog, supervisor_for
 
 __all__ = ["install"]
 
-#: How often health is judged between requests (the error window needs a history).
+#: How often the stage counts are sampled for the health history (the error window).
 HEALTH_TICK_SECONDS = 5.0
 
 
@@ -48,20 +49,26 @@ def install(
     app.sensors.add(sensor)
     judge = HealthJudge(policy)
 
+    def counts() -> dict[str, StageCounts]:
+        return health_input(stage_counts(ctx.guards))
+
+    stalls: list[Stall] = []  # as of the last sample
+
     def health() -> Health:
         now = time.time()
         verdict = judge.evaluate(
-            now,
-            health_input(stage_counts(ctx.guards)),
-            crashes.dead_agents(stopping=bool(app.should_stop)),
-            crashes.recent,
+            now, counts(), crashes.dead_agents(stopping=bool(app.should_stop)), crashes.recent
         )
-        stalls = ctx.progress.stalled(fetched_offsets(app), now)
         if not stalls:
             return verdict
         return Health(False, [*verdict.problems, *(s.describe(now) for s in stalls)])
 
-    health()  # the start-up baseline: a stage failing from its first record shows at once
+    def sample(now: float) -> None:
+        judge.sample(now, counts())
+        # Checked on the timer, not per request: a stall is counted whoever asks.
+        stalls[:] = ctx.progress.stalled(fetched_offsets(app), now)
+
+    sample(time.time())  # the start-up baseline
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
     registry.register(
@@ -88,6 +95,7 @@ def install(
         ready = bool(app.started) and recovered and not app.rebalancing and not app.should_stop
         return self.json({"ready": ready}, status=200 if ready else 503)
 
+    # Requests only read the samples: their cost does not depend on how many came before.
     @app.timer(interval=HEALTH_TICK_SECONDS, name="toka-web-health")
-    async def judge_health() -> None:
-        health()
+    async def sample_health() -> None:
+        sample(time.time())
