@@ -1,5 +1,5 @@
-"""Drive the runtimes from Faust: manual-ack agents, the tick timer, dead letters sent and
-confirmed, acks on the agent's stream.
+"""Drive the windowed-ingest runtime from Faust: manual-ack agents, the tick timer, sends
+whose delivery futures the runtime tracks, acks on the agent's stream.
 
 This is the only module that touches Faust streams for the windowed stages; their
 decisions live in ``windowed_runtime`` (testable without a broker).
@@ -24,13 +24,7 @@ from pipeline.windows.publish import AggregatePublisher
 from schemas import encode
 from schemas.records import WindowAggregate
 
-__all__ = ["run_windowed", "send_confirmed"]
-
-
-async def send_confirmed(topic: Any, key: bytes, value: bytes) -> None:
-    """Send through Faust's topic layer and wait until Kafka has it (raises if not)."""
-    delivery = await topic.send(key=key, value=value)
-    await delivery
+__all__ = ["run_windowed"]
 
 
 class _FaustOutputs:
@@ -38,12 +32,13 @@ class _FaustOutputs:
         self._ctx, self._publisher = ctx, publisher
         self.streams: dict[str, Any] = {}  # topic -> its agent's manual-ack stream
 
-    async def dead_letter(self, record: Delivered, reject: Reject) -> None:
+    async def dead_letter(self, record: Delivered, reject: Reject) -> list[Any]:
         letter = dead_letter(
             reject.reason, reject.error, record.topic, reject.payload,
             key=record.key, partition=record.partition, offset=record.offset,
         )  # fmt: skip
-        await send_confirmed(self._ctx.topics.deadletter, record.topic.encode(), encode(letter))
+        topic = self._ctx.topics.deadletter
+        return [await topic.send(key=record.topic.encode(), value=encode(letter))]
 
     async def publish(self, partition: int, aggregates: list[WindowAggregate]) -> list[Any]:
         return await self._publisher.publish(partition, aggregates)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 __all__ = ["Holdback"]
 
 T = TypeVar("T")
-
-_INF = float("inf")
 
 
 class Holdback(Generic[T]):
@@ -32,28 +30,13 @@ class Holdback(Generic[T]):
     def __init__(self, span: float, idle_after: float) -> None:
         self.span = span
         self.idle_after = idle_after
-        # [safe once closed_through reaches this, safe at this wall-clock time, item]
-        self._held: deque[list[Any]] = deque()
+        self._held: deque[tuple[float, float, T]] = deque()
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, newest_event_time: float, arrived: float, item: T) -> list[Any]:
-        """Hold ``item``; returns its entry (for ``block``)."""
-        entry = [newest_event_time + self.span, arrived + self.idle_after, item]
-        self._held.append(entry)
-        return entry
-
-    def block(self, entry: list[Any]) -> tuple[float, float]:
-        """Hold ``entry`` (and, acks going in order, everything after it) until ``unblock``
-        gives back what ``block`` returned: e.g. while its dead letter cannot be sent."""
-        was = (entry[0], entry[1])
-        entry[0] = entry[1] = _INF
-        return was
-
-    @staticmethod
-    def unblock(entry: list[Any], was: tuple[float, float]) -> None:
-        entry[0], entry[1] = was
+    def hold(self, newest_event_time: float, arrived: float, item: T) -> None:
+        self._held.append((newest_event_time + self.span, arrived + self.idle_after, item))
 
     def release(self, closed_through: float, now: float) -> list[T]:
         out = []

@@ -12,9 +12,11 @@ close due windows, say how far its windows are closed). The runtime owns the res
 - ack order: every record, good or bad, is acked in offset order once the windows it fed
   are closed and their sends delivered (``Holdback``), so a crash or a rebalance leaves
   the open windows to be rebuilt from the uncommitted records;
-- delivery: aggregate sends whose delivery failed are counted and sent again, and acks
-  wait for them; a dead letter that cannot be sent holds its record's ack (and, acks
-  going in order, every later one of the partition) and is retried each tick;
+- delivery: every send (closed windows, dead letters) is tracked until Kafka confirms it; a
+  send that fails is counted and made again, and a record is acked only once every send
+  made up to its release is delivered (so a dead letter that cannot be sent holds its
+  record's ack, and acks going in order, every later one of the partition); nothing waits
+  for a delivery inline, so a flood of late records costs no round trip each;
 - revoke: a partition no longer assigned is dropped (its new owner replays);
 - progress: every record handled is counted for stall detection.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,8 +98,9 @@ class WindowLogic(Protocol):
 
 
 class IngestOutputs(Protocol):
-    async def dead_letter(self, record: Delivered, reject: Reject) -> None:
-        """Send and wait for delivery; raise when it cannot be delivered."""
+    async def dead_letter(self, record: Delivered, reject: Reject) -> list[Any]:
+        """Send ``reject`` to the dead-letter topic; returns the delivery futures."""
+        ...
 
     async def publish(self, partition: int, aggregates: list[WindowAggregate]) -> list[Any]:
         """Send closed windows; returns the delivery futures."""
@@ -112,8 +115,11 @@ class IngestOutputs(Protocol):
 
 @dataclass
 class _Send:
-    aggregates: list[WindowAggregate]
-    futures: list[Any] | None  # None: the send itself failed, retry
+    seq: int  # order of the send in its lane
+    what: str  # for the log
+    failed: str  # what a failure counts as
+    make: Callable[[], Awaitable[list[Any]]]  # (re)sends; returns the delivery futures
+    futures: list[Any] | None = None  # None: the send itself failed, make it again
 
 
 @dataclass
@@ -121,12 +127,11 @@ class _Lane:
     logic: WindowLogic
     held: Holdback[Delivered]
     applied: int = -1
-    ready: deque[Delivered] = field(default_factory=deque)
+    # Released records, with the seq of the last send made when they were released: each
+    # is acked once no send up to that one is pending.
+    ready: deque[tuple[int, Delivered]] = field(default_factory=deque)
     sending: list[_Send] = field(default_factory=list)
-    # Dead letters not delivered yet: (record, what is left to send, its held entry, was)
-    blocked: list[tuple[Delivered, list[Reject], list[Any], tuple[float, float]]] = field(
-        default_factory=list
-    )
+    seq: int = 0
 
 
 class WindowedIngest:
@@ -188,24 +193,14 @@ class WindowedIngest:
             for reason, n in folded.dropped.items():
                 if n:
                     self.guard.count(reason, n)
-        entry = lane.held.hold(folded.newest, now, record)
-        unsent = await self._send_letters(record, folded.rejects)
-        if unsent:
-            lane.blocked.append((record, unsent, entry, lane.held.block(entry)))
+        lane.held.hold(folded.newest, now, record)
+        for reject in folded.rejects:
+            what = f"dead letter of {record.topic}[{record.partition}]@{record.offset}"
+            await self._send(lane, what, "deadletter_failed", self._letter(record, reject))
         await self._close(lane, record.topic, record.partition, now)
 
-    async def _send_letters(self, record: Delivered, rejects: list[Reject]) -> list[Reject]:
-        """Send what the record refused; returns what could not be delivered."""
-        unsent = []
-        for reject in rejects:
-            try:
-                await self._out.dead_letter(record, reject)
-            except Exception:
-                self.guard.count("deadletter_failed")
-                self.guard.exception("dead letter of %s[%d]@%d not delivered (ack held)",
-                                     record.topic, record.partition, record.offset)  # fmt: skip
-                unsent.append(reject)
-        return unsent
+    def _letter(self, record: Delivered, reject: Reject) -> Callable[[], Awaitable[list[Any]]]:
+        return lambda: self._out.dead_letter(record, reject)
 
     # -- closing and acks --
     async def _close(self, lane: _Lane, topic: str, partition: int, now: float) -> None:
@@ -217,51 +212,62 @@ class WindowedIngest:
             return
         if not aggregates:
             return
-        send = _Send(aggregates, None)
-        lane.sending.append(send)
-        await self._publish(send, partition)
+
+        def publish() -> Awaitable[list[Any]]:
+            return self._out.publish(partition, aggregates)
+
+        await self._send(lane, f"{len(aggregates)} aggregate(s)", "send_failed", publish)
         try:
             await self._out.closed(topic, partition, aggregates, now)
         except Exception:
             self.guard.count("errors")
             self.guard.exception("window sinks failed on %s[%d]", topic, partition)
 
-    async def _publish(self, send: _Send, partition: int) -> None:
+    async def _send(
+        self, lane: _Lane, what: str, failed: str, make: Callable[[], Awaitable[list[Any]]]
+    ) -> None:
+        lane.seq += 1
+        send = _Send(lane.seq, what, failed, make)
+        lane.sending.append(send)
+        await self._start(send)
+
+    async def _start(self, send: _Send) -> None:
         try:
-            send.futures = await self._out.publish(partition, send.aggregates)
+            send.futures = await send.make()
         except Exception:
             send.futures = None
-            self.guard.count("send_failed")
-            self.guard.exception("sending %d aggregate(s) failed (acks held, retried)",
-                                 len(send.aggregates))  # fmt: skip
+            self.guard.count(send.failed)
+            self.guard.exception("sending %s failed (acks held, sent again)", send.what)
 
-    async def _settle_sends(self, lane: _Lane, partition: int) -> None:
+    async def _settle_sends(self, lane: _Lane) -> None:
         for send in list(lane.sending):
             if send.futures is None:
-                await self._publish(send, partition)
+                await self._start(send)
                 continue
             if not all(f.done() for f in send.futures):
                 continue
             if any(f.cancelled() or f.exception() is not None for f in send.futures):
-                self.guard.count("send_failed")
-                self.guard.warning("%d aggregate(s) not delivered: sent again",
-                                   len(send.aggregates))  # fmt: skip
-                await self._publish(send, partition)
+                self.guard.count(send.failed)
+                self.guard.warning("%s not delivered: sent again (acks held)", send.what)
+                await self._start(send)
                 continue
             lane.sending.remove(send)
 
     async def _release(self, lane: _Lane, partition: int, now: float) -> None:
-        lane.ready.extend(lane.held.release(lane.logic.closed_through(now), now))
+        seq = lane.seq
+        for record in lane.held.release(lane.logic.closed_through(now), now):
+            lane.ready.append((seq, record))
         if lane.sending:
-            await self._settle_sends(lane, partition)
-        if lane.sending:  # acks wait for the windows they fed to be delivered
-            return
-        while lane.ready:
-            await self._out.ack(lane.ready.popleft().handle)
+            await self._settle_sends(lane)
+        # A record waits for every send made up to its release: the windows it fed, its
+        # own dead letters (sends stay in seq order: the first pending one is the oldest).
+        pending = lane.sending[0].seq if lane.sending else float("inf")
+        while lane.ready and lane.ready[0][0] < pending:
+            await self._out.ack(lane.ready.popleft()[1].handle)
 
     # -- timer --
     async def tick(self, assigned: set[tuple[str, int]]) -> None:
-        """Every second: drop revoked partitions, retry dead letters, close idle windows,
+        """Every second: drop revoked partitions, close idle windows, resend what failed,
         release acks."""
         now = self._clock()
         for key in [k for k in self.lanes if k not in assigned]:
@@ -270,16 +276,5 @@ class WindowedIngest:
             self._progress.forget(*key)
         for (topic, partition), lane in list(self.lanes.items()):
             with self.guard.timer_run():
-                await self._retry_letters(lane)
                 await self._close(lane, topic, partition, now)
                 await self._release(lane, partition, now)
-
-    async def _retry_letters(self, lane: _Lane) -> None:
-        still = []
-        for record, rejects, entry, was in lane.blocked:
-            unsent = await self._send_letters(record, rejects)
-            if unsent:
-                still.append((record, unsent, entry, was))
-            else:
-                lane.held.unblock(entry, was)
-        lane.blocked = still

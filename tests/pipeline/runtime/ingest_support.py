@@ -27,11 +27,15 @@ class Outputs:
         self.pending: list[asyncio.Future[Any]] = []  # deliveries not completed yet
         self.hold_deliveries = False
 
-    async def dead_letter(self, record: Delivered, reject: Reject) -> None:
+    async def dead_letter(self, record: Delivered, reject: Reject) -> list[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail_letters:
             self.fail_letters -= 1
-            raise ConnectionError("broker unreachable")
-        self.letters.append((record, reject))
+            fut.set_exception(ConnectionError("broker unreachable"))
+        else:
+            self.letters.append((record, reject))
+            fut.set_result(None)
+        return [fut]
 
     async def publish(self, partition: int, aggregates: list[WindowAggregate]) -> list[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -73,13 +73,14 @@ async def test_a_replayed_record_is_not_folded_twice() -> None:
 
 async def test_a_dead_letter_that_cannot_be_sent_holds_the_ack_until_it_is_sent() -> None:
     ingest, out, guard, _, clock = make_ingest(windows, T0 + 1)
-    out.fail_letters = 1
-    await ingest.handle(record(0, b"not json"))
-    await ingest.handle(record(1, b"{}"))
-    assert guard.counts["deadletter_failed"] == 1
-    assert out.acked == []  # neither skipped nor acked: record 1 waits behind record 0
-    await ingest.tick({("t.metrics", 0)})  # retried
+    out.fail_letters = 2
+    await ingest.handle(record(0, b"not json"))  # sent, failed, sent again: failed again
+    assert guard.counts["deadletter_failed"] == 1 and out.letters == [] and out.acked == []
+    await ingest.handle(record(1, b"not json either"))  # record 0's sent a third time
+    assert guard.counts["deadletter_failed"] == 2
     assert [r.offset for r, _ in out.letters] == [1, 0]
+    assert out.acked == []  # held, not skipped: record 1 waits behind record 0
+    await ingest.tick({("t.metrics", 0)})  # the resend's delivery confirmed: both, in order
     assert out.acked == [0, 1]
 
 
