@@ -266,6 +266,7 @@ class WriteBehind:
                 if obj is None:
                     self._table.pop(name, None)
                     live.pop(key, None)  # no tombstone kept in memory
+                    self._used.get(partition, {}).pop(key, None)
                 else:
                     self._table[name] = _snapshot(obj)
                 n += 1

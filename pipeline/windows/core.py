@@ -9,9 +9,9 @@ dead-letter topic; it is in all its windows or none) when its own series has alr
 emitted its window, or when it is older than its own host's watermark minus grace. A host
 whose windows the other hosts' promises or watermark already closed (a new host, one back
 from a pause, one with a slow clock) is not late: its windows are "stragglers", emitted
-once its own watermark or promise passes them (stragglers.py). A record whose layout (names, labels,
-order) the store has seen from the same host and source folds as one numpy row
-(layouts.py); any other record, sample by sample.
+once its own watermark or promise passes them (stragglers.py). A record whose layout
+(names, labels, order) the store has seen from the same host and source folds as one numpy
+row (layouts.py); any other record, sample by sample.
 """
 
 from __future__ import annotations
