@@ -22,18 +22,11 @@ import logging
 import time
 
 from pipeline.capacity.forecast import build_forecast
-from pipeline.capacity.history import (
-    Meta,
-    chunk_key,
-    expire,
-    flatten,
-    ingest,
-    meta_key,
-    resource_key,
-)
-from pipeline.runtime.analytics_runtime import Finding, run_analytics
+from pipeline.capacity.history import Meta, chunk_key, flatten, resource_key
+from pipeline.capacity.logic import CapacityLogic
+from pipeline.runtime.analytics_runtime import run_analytics
 from pipeline.runtime.context import StageContext
-from schemas import WindowAggregate, encode
+from schemas import encode
 from schemas.analytics import CapacityForecast
 
 __all__ = ["TOPIC_KINDS", "install"]
@@ -50,33 +43,9 @@ def install(ctx: StageContext) -> None:
     app, cc = ctx.app, ctx.cfg.analytics.capacity
     if not cc.enabled:
         return
-    used_names = set(cc.series)
-    total_of = {total: used for used, total in cc.series.items() if total}
-
-    def on_resource(agg: WindowAggregate, p: int) -> None:
-        res = resource_key(agg.host, agg.labels)
-        used = total_of.get(agg.name, agg.name)
-        meta = state.use(
-            p, meta_key(used, res), Meta.restore, lambda: Meta(used, agg.host, dict(agg.labels))
-        )
-        if agg.name in total_of:
-            meta.capacity = agg.last
-            return
-        meta.series = agg.series
-        point = ingest(meta, agg.window_end, agg.mean, cc.bucket_seconds)
-        if point is not None:
-            chunk = state.use(p, chunk_key(used, res, int(point[0] // 86400)), None, list)
-            chunk.append(list(point))
-            for day in expire(meta, cc.retention_days):
-                state.put(p, chunk_key(used, res, day), None)
-
-    class Logic:
-        def on_aggregate(self, agg: WindowAggregate, p: int) -> list[Finding]:
-            if agg.name in used_names or agg.name in total_of:
-                on_resource(agg, p)
-            return []
-
-    loop = run_analytics(ctx, "capacity", "toka-capacity-history", lambda _state: Logic())
+    loop = run_analytics(
+        ctx, "capacity", "toka-capacity-history", lambda state: CapacityLogic(cc, state)
+    )
     state, guard, batches = loop.state, loop.guard, loop.batches
 
     def due_jobs() -> list[Job]:
