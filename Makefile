@@ -56,6 +56,7 @@ peers:
 bench: $(STAMP) peers
 	$(BIN)/python bench/agent/run.py
 	$(BIN)/python bench/pipeline/run.py
+	$(BIN)/python bench/scale/run.py
 	$(BIN)/python bench/alert_latency/run.py
 	$(BIN)/python -m bench.regressions.accuracy
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.accuracy

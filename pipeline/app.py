@@ -33,12 +33,13 @@ from pipeline.runtime.progress import Progress
 from pipeline.topics import apply_changelog_settings
 from schemas.config import TokaConfig
 
-__all__ = ["STAGE_MODULES", "Topics", "create_app", "create_pipeline"]
+__all__ = ["STAGE_MODULES", "Topics", "create_app", "create_pipeline", "enabled_stages"]
 
 #: Stage modules, each with ``install(ctx)``, installed in this order.
 STAGE_MODULES = [
     "pipeline.windows.stage",  # metrics -> windows -> aggregates, window sinks
     "pipeline.spans.stage",  # spans, OTLP spans -> RED windows -> the same
+    "pipeline.otlp_metrics.stage",  # the Collector's otlp_metrics -> toka.metrics
     "pipeline.alerts.stage",  # a window sink: closed windows -> rules -> toka.alerts
     "pipeline.sinks.stage",  # toka.alerts -> Alertmanager
     "pipeline.regressions.stage",  # aggregate batches, benchmarks -> regressions
@@ -46,6 +47,23 @@ STAGE_MODULES = [
     "pipeline.capacity.stage",  # aggregate batches -> capacity forecasts
     "pipeline.web.stage",  # /metrics, /healthz, /readyz; counts agent crashes
 ]
+
+
+#: Stages a performance switch turns off (the analytics stages read their own ``enabled``).
+_SWITCHED = {
+    "pipeline.windows.stage": "metrics_enabled",
+    "pipeline.otlp_metrics.stage": "metrics_enabled",
+    "pipeline.spans.stage": "tracing_enabled",
+}
+
+
+def enabled_stages(cfg: TokaConfig) -> list[str]:
+    """STAGE_MODULES less the ones the configuration switches off."""
+    return [
+        module
+        for module in STAGE_MODULES
+        if getattr(cfg.performance, _SWITCHED.get(module, ""), True)
+    ]
 
 
 def _app_options(cfg: TokaConfig) -> dict[str, Any]:
@@ -133,7 +151,7 @@ def create_pipeline(
         }
     )
     ctx = StageContext(app, cfg, topics, Progress(cfg.pipeline.stall_seconds))
-    for module in STAGE_MODULES if stages is None else stages:
+    for module in enabled_stages(cfg) if stages is None else stages:
         importlib.import_module(module).install(ctx)
     apply_changelog_settings(app, cfg)  # every table exists now; Faust creates them at start
     return ctx

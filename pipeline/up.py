@@ -48,6 +48,8 @@ def run_up(cfg: TokaConfig, config_path: str | None, log_dir: Path) -> int:
         print(f"toka up: broker ready on {broker.bootstrap}", flush=True)
         children["worker"] = _child("worker", config_path, env)
         children["agent"] = _child("agent", config_path, env)
+        if cfg.remote_write.enabled:
+            children["remote-write"] = _child("remote-write", config_path, env)
         return asyncio.run(_console(cfg, children, started))
     finally:
         for proc in children.values():

@@ -1,4 +1,9 @@
-"""The blocks carried over from the seed: performance, monitoring, dashboard."""
+"""The specification's blocks: performance, monitoring, dashboard.
+
+Pasted verbatim from the specification they load and mean what they say. Switches that
+repeat a key of another block are aliases of it (``schemas.config.aliases``): the README's
+configuration section lists what each ``*_enabled`` switch turns off.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,37 @@ from pydantic import Field, model_validator
 
 from schemas.config.base import Block
 
-__all__ = ["DashboardConfig", "MonitoringConfig", "PerformanceConfig", "Thresholds"]
+__all__ = [
+    "WIDGET_SHORTCUTS",
+    "DashboardConfig",
+    "MonitoringConfig",
+    "PerformanceConfig",
+    "Thresholds",
+    "Widget",
+]
 
 
 class PerformanceConfig(Block):
+    """Feature switches. Readers: metrics_enabled (agent sources and OTLP metrics, the
+    worker's windows stage), tracing_enabled (agent OTLP traces, the worker's spans stage),
+    benchmarking_enabled (``toka bench``), profiling_enabled (the agent's profiling
+    sessions, see ``profiling_enabled``), tracing_sample_rate (the agent's trace sampler).
+    The other keys are aliases (see schemas.config.aliases)."""
+
     metrics_enabled: bool = True
     tracing_enabled: bool = True
+    #: alias of monitoring.enabled
     monitoring_enabled: bool = True
+    #: Profiling sessions (``toka profile start``): the agent refuses them unless this is
+    #: true (read by agents/profiling). Off by default: a profiler is something an operator
+    #: turns on deliberately.
     profiling_enabled: bool = False
     benchmarking_enabled: bool = True
+    #: alias of analytics.regressions.enabled
     regression_detection_enabled: bool = True
-    anomaly_detection_enabled: bool = True
-    capacity_planning_enabled: bool = True
+    #: alias of dashboard.enabled
+    dashboard_enabled: bool = True
+    #: alias of agent.interval_seconds
     metrics_interval_seconds: float = Field(10.0, gt=0)
     tracing_sample_rate: float = Field(1.0, ge=0, le=1)
 
@@ -39,16 +63,71 @@ class Thresholds(Block):
 
 
 class MonitoringConfig(Block):
+    #: Threshold alerting: false and the worker evaluates no rules (nothing on toka.alerts).
+    enabled: bool = True
+    #: alias of agent.interval_seconds
     interval_seconds: float = Field(10.0, gt=0)
+    #: The built-in rules' thresholds (used when pipeline.rules_file is null).
     thresholds: Thresholds = Thresholds()
+    #: How much history the dashboard keeps and shows (its charts' time range).
     history_retention_minutes: int = Field(60, ge=1)
 
 
+WidgetType = Literal["line", "bar", "gauge", "counter", "table", "heatmap"]
+
+
+class Widget(Block):
+    """One widget of the dashboard's configurable page, as the specification writes it:
+    ``- id: cpu_usage / type: gauge / metric_name: cpu_usage_percent``. The
+    specification's metric names are mapped to ours (pipeline/dashboard/widgets.py)."""
+
+    id: str = Field(min_length=1)
+    type: WidgetType
+    metric_name: str = Field(min_length=1)
+    title: str | None = None
+    #: One host only (None: every host, one line or cell per host).
+    host: str | None = None
+    #: The aggregate field drawn (counters: ``rate``).
+    field: Literal["mean", "max", "min", "last", "sum", "count", "rate", "p50", "p95", "p99"] = (
+        "mean"
+    )
+
+
+#: Shortcuts accepted in ``dashboard.widgets`` (pipeline/dashboard/widgets.py draws them).
+WIDGET_SHORTCUTS = ("cpu", "memory", "disk", "network", "alerts")
+
+
+def _default_widgets() -> list[Widget | str]:
+    return [
+        Widget(id="cpu_usage", type="gauge", metric_name="cpu_usage_percent"),
+        Widget(id="memory_usage", type="line", metric_name="memory_usage_percent"),
+        Widget(id="disk", type="bar", metric_name="system_disk_used_percent", field="max"),
+        Widget(
+            id="network",
+            type="heatmap",
+            metric_name="system_network_receive_bytes_total",
+            field="rate",
+        ),  # fmt: skip
+        "alerts",
+    ]
+
+
 class DashboardConfig(Block):
+    """The dashboard service (``toka dashboard``; ``toka up`` starts it when enabled)."""
+
     enabled: bool = True
     refresh_interval_seconds: float = Field(5.0, gt=0)
     max_data_points: int = Field(360, ge=1)
     theme: Literal["dark", "light"] = "dark"
-    widgets: list[str] = Field(
-        default_factory=lambda: ["cpu", "memory", "disk", "network", "alerts"]
-    )
+    #: The configurable page: widgets as the specification writes them, or the shortcuts
+    #: cpu, memory, disk, network, alerts.
+    widgets: list[Widget | str] = Field(default_factory=_default_widgets)
+
+    @model_validator(mode="after")
+    def _known_shortcuts(self) -> DashboardConfig:
+        for entry in self.widgets:
+            if isinstance(entry, str) and entry not in WIDGET_SHORTCUTS:
+                names = ", ".join(WIDGET_SHORTCUTS)
+                raise ValueError(f"widgets: unknown shortcut {entry!r} (one of {names}, "
+                                 "or a widget mapping)")  # fmt: skip
+        return self
