@@ -16,6 +16,7 @@ from pipeline.deadletter import dead_letter
 from pipeline.runtime.context import StageContext
 from pipeline.runtime.windowed_runtime import (
     Delivered,
+    Output,
     Reject,
     WindowedIngest,
     WindowLogic,
@@ -42,6 +43,9 @@ class _FaustOutputs:
 
     async def publish(self, partition: int, aggregates: list[WindowAggregate]) -> list[Any]:
         return await self._publisher.publish(partition, aggregates)
+
+    async def send(self, output: Output) -> list[Any]:
+        return [await output.target.send(key=output.key, value=output.value)]
 
     async def closed(
         self, topic: str, partition: int, aggregates: list[WindowAggregate], now: float

@@ -42,6 +42,7 @@ __all__ = [
     "Delivered",
     "Folded",
     "IngestOutputs",
+    "Output",
     "Reject",
     "WindowLogic",
     "WindowedIngest",
@@ -72,21 +73,31 @@ class Reject:
     count: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A record a stage derives from its input, for ``target`` (a topic of the outputs)."""
+
+    target: Any
+    key: bytes | None
+    value: bytes
+
+
 @dataclass(slots=True)
 class Folded:
-    """What folding one record did: the event time its ack waits for (-inf: none) and
-    the parts refused."""
+    """What folding one record did: the event time its ack waits for (-inf: none), the
+    parts refused, and records to send on (its ack also waits for their delivery)."""
 
     newest: float
     rejects: list[Reject] = field(default_factory=list)
     #: Items dropped by design but not dead-lettered, by reason (e.g. "future" samples).
     dropped: dict[str, int] = field(default_factory=dict)
+    outputs: list[Output] = field(default_factory=list)
 
 
 class WindowLogic(Protocol):
     """One input partition's windows (pure: no Faust, no I/O)."""
 
-    def fold(self, raw: bytes, now: float) -> Folded:
+    def fold(self, record: Delivered, now: float) -> Folded:
         """Decode and fold one record; raise DecodeError for one that cannot be read."""
         ...
 
@@ -104,6 +115,10 @@ class IngestOutputs(Protocol):
 
     async def publish(self, partition: int, aggregates: list[WindowAggregate]) -> list[Any]:
         """Send closed windows; returns the delivery futures."""
+        ...
+
+    async def send(self, output: Output) -> list[Any]:
+        """Send a derived record; returns the delivery futures."""
         ...
 
     async def closed(self, topic: str, partition: int, aggregates: list[WindowAggregate],
@@ -176,7 +191,7 @@ class WindowedIngest:
 
     async def _fold(self, lane: _Lane, record: Delivered, now: float) -> None:
         try:
-            folded = lane.logic.fold(record.value, now)
+            folded = lane.logic.fold(record, now)
         except DecodeError as exc:
             self.guard.count("decode")
             self.guard.count("ok")  # handled as designed: dead-lettered
@@ -194,6 +209,9 @@ class WindowedIngest:
                 if n:
                     self.guard.count(reason, n)
         lane.held.hold(folded.newest, now, record)
+        for output in folded.outputs:
+            await self._send(lane, f"a record derived from {record.topic}[{record.partition}]@"
+                             f"{record.offset}", "send_failed", self._output(output))  # fmt: skip
         for reject in folded.rejects:
             what = f"dead letter of {record.topic}[{record.partition}]@{record.offset}"
             await self._send(lane, what, "deadletter_failed", self._letter(record, reject))
@@ -201,6 +219,9 @@ class WindowedIngest:
 
     def _letter(self, record: Delivered, reject: Reject) -> Callable[[], Awaitable[list[Any]]]:
         return lambda: self._out.dead_letter(record, reject)
+
+    def _output(self, output: Output) -> Callable[[], Awaitable[list[Any]]]:
+        return lambda: self._out.send(output)
 
     # -- closing and acks --
     async def _close(self, lane: _Lane, topic: str, partition: int, now: float) -> None:

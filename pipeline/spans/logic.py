@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.runtime.windowed_runtime import Folded, Reject
+from pipeline.runtime.windowed_runtime import Delivered, Folded, Reject
 from pipeline.spans.core import SpanWindows
 from pipeline.spans.otlp import decode_otlp_spans
 from pipeline.windows.core import WindowStore
@@ -34,8 +34,8 @@ class SpanPartition:
         self.max_skew = pc.max_clock_skew_seconds
         self._read = read
 
-    def fold(self, raw: bytes, now: float) -> Folded:
-        batches = self._read(raw)
+    def fold(self, record: Delivered, now: float) -> Folded:
+        batches = self._read(record.value)
         store = self.windows.store
         future = store.stats["future"]
         newest = float("-inf")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.runtime.windowed_runtime import Folded, Reject
+from pipeline.runtime.windowed_runtime import Delivered, Folded, Reject
 from pipeline.windows.completeness import Completeness
 from pipeline.windows.core import WindowStore
 from schemas import MetricBatch, WindowAggregate, decode, encode
@@ -39,8 +39,8 @@ class MetricWindows:
             pc.grace_seconds, pc.idle_close_seconds, max_ahead=pc.max_clock_skew_seconds
         )
 
-    def fold(self, raw: bytes, now: float) -> Folded:
-        batch = decode(raw, MetricBatch)
+    def fold(self, record: Delivered, now: float) -> Folded:
+        batch = decode(record.value, MetricBatch)
         stats = self.store.stats
         future, nan = stats["future"], stats["nan"]
         late = self.store.add_batch(batch, now)

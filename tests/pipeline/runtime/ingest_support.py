@@ -11,7 +11,13 @@ from typing import Any
 
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
-from pipeline.runtime.windowed_runtime import Delivered, Reject, WindowedIngest, WindowLogic
+from pipeline.runtime.windowed_runtime import (
+    Delivered,
+    Output,
+    Reject,
+    WindowedIngest,
+    WindowLogic,
+)
 from schemas import DeadLetter, decode
 from schemas.records import WindowAggregate
 
@@ -26,6 +32,7 @@ class Outputs:
         self.fail_deliveries = 0  # this many publishes' deliveries fail
         self.pending: list[asyncio.Future[Any]] = []  # deliveries not completed yet
         self.hold_deliveries = False
+        self.sent: list[Output] = []
 
     async def dead_letter(self, record: Delivered, reject: Reject) -> list[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -47,6 +54,12 @@ class Outputs:
         else:
             fut.set_result(None)
             self.published.extend(aggregates)
+        return [fut]
+
+    async def send(self, output: Output) -> list[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.sent.append(output)
+        fut.set_result(None)
         return [fut]
 
     def deliver(self) -> None:

@@ -3,7 +3,7 @@ skip, delivery failures, revocation and progress, with the windows stage's real 
 
 from __future__ import annotations
 
-from pipeline.runtime.windowed_runtime import Folded
+from pipeline.runtime.windowed_runtime import Delivered, Folded
 from pipeline.windows.logic import MetricWindows
 from schemas import MetricBatch, Sample, encode, new_id
 from schemas.config.pipeline import PipelineConfig
@@ -36,8 +36,8 @@ async def test_a_bad_record_is_dead_lettered_and_acked_after_the_good_one_before
 
 
 class Exploding:
-    def fold(self, raw: bytes, now: float) -> Folded:
-        if raw == b"boom":
+    def fold(self, record: Delivered, now: float) -> Folded:
+        if record.value == b"boom":
             raise KeyError("a shape nobody foresaw")
         return Folded(float("-inf"))
 
@@ -166,7 +166,7 @@ async def test_an_idle_partition_keeps_no_entry_per_host_past_the_series_cap() -
     pc = PipelineConfig(window_seconds=[10], max_series_total=2, max_series_per_metric=2)
     logic = MetricWindows(pc)
     for i in range(50):
-        logic.fold(metrics(T0 + 1, host=f"h{i}"), T0 + 1)
+        logic.fold(record(i, metrics(T0 + 1, host=f"h{i}")), T0 + 1)
     store = logic.store
     assert store.series_count <= 4  # 2 admitted, plus overflow series
     assert len(store._hosts) <= 2 and len(store.host_watermarks) <= 2
