@@ -123,6 +123,14 @@ def _from_json(data: bytes) -> _Groups:
         raise DecodeError("not_json", str(exc)) from None
     if not isinstance(doc, dict):
         raise DecodeError("wrong_type", "expected an OTLP JSON object")
+    try:
+        return _json_batches(doc)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        # A value of the wrong shape somewhere (a string where an object belongs, ...).
+        raise DecodeError("wrong_type", f"malformed OTLP JSON: {exc!r}") from None
+
+
+def _json_batches(doc: dict[str, Any]) -> _Groups:
     out: _Groups = []
     for i, rs in enumerate(_list(doc, "resourceSpans", "$")):
         where = f"$.resourceSpans[{i}]"

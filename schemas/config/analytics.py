@@ -139,6 +139,9 @@ class AnalyticsConfig(Block):
     #: The window size (one of pipeline.window_seconds) the analytics read; none = the
     #: largest. One size per series keeps a baseline of like windows; alerts use every size.
     window_seconds: float | None = Field(None, gt=0)
+    #: A series' regression and anomaly state unused this long is dropped (its memory and
+    #: its table entry): a host gone for good must not cost state forever.
+    state_idle_hours: float = Field(168.0, gt=0)
     regressions: RegressionConfig = RegressionConfig()
     anomalies: AnomalyConfig = AnomalyConfig()
     capacity: CapacityConfig = CapacityConfig()

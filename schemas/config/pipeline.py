@@ -34,6 +34,9 @@ class PipelineConfig(Block):
     # The window watermark never runs further ahead of the worker's clock than this, so a
     # host with a fast clock cannot make the other hosts of its partition late.
     max_clock_skew_seconds: float = Field(30.0, ge=0)
+    # /healthz fails when a partition has records fetched and waiting but none processed
+    # for this long (a stuck stage, or records lost inside the consumer).
+    stall_seconds: float = Field(60.0, gt=0)
     # Gauge window aggregates also carry their quantile sketch (bigger records), so
     # consumers can merge percentiles exactly across partitions, hosts or windows.
     emit_sketches: bool = False
