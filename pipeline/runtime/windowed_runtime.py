@@ -3,9 +3,9 @@
 A stage gives a ``WindowLogic`` per input partition (pure: decode and fold a record,
 close due windows, say how far its windows are closed). The runtime owns the rest:
 
-- replay skip: a record at or below the last offset folded into the partition's logic is
-  not folded again (Faust re-delivers what it fetched before the seek that ends a
-  rebalance; the closing note of issue 4);
+- replay skip: a record whose offset was folded into the partition's logic already is not
+  folded again (Faust re-delivers what it fetched before the seek that ends a rebalance,
+  and what it dropped then: offsets.py);
 - decode or dead-letter: a record the logic cannot read (``DecodeError``) or fails on
   (any other exception, counted as ``errors`` and logged, rate-limited) goes to the
   dead-letter topic whole, with its reason; parts the logic refuses (late samples) too;
@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.holdback import Holdback
+from pipeline.runtime.offsets import FoldedOffsets
 from pipeline.runtime.progress import Progress
 from schemas.errors import DecodeError
 from schemas.records import WindowAggregate
@@ -141,7 +142,7 @@ class _Send:
 class _Lane:
     logic: WindowLogic
     held: Holdback[Delivered]
-    applied: int = -1
+    folded: FoldedOffsets = field(default_factory=FoldedOffsets)
     # Released records, with the seq of the last send made when they were released: each
     # is acked once no send up to that one is pending.
     ready: deque[tuple[int, Delivered]] = field(default_factory=deque)
@@ -180,11 +181,11 @@ class WindowedIngest:
     async def handle(self, record: Delivered) -> None:
         now = self._clock()
         lane = self._lane(record.topic, record.partition)
-        if record.offset <= lane.applied:  # in the logic's state already
+        if record.offset in lane.folded:  # in the logic's state already
             self.guard.count("replayed")
             lane.held.hold(_NEG_INF, now, record)
         else:
-            lane.applied = record.offset
+            lane.folded.add(record.offset)
             await self._fold(lane, record, now)
         await self._release(lane, record.partition, now)
         self._progress.record(record.topic, record.partition, record.offset, now)

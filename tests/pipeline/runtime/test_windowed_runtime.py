@@ -71,6 +71,22 @@ async def test_a_replayed_record_is_not_folded_twice() -> None:
     assert out.acked == [0, 1, 1]
 
 
+async def test_a_record_dropped_before_the_stage_and_delivered_again_is_folded() -> None:
+    """Faust 0.15.3 can drop fetched records around a rebalance and deliver them again
+    after its seek: record 1 arrives after record 2 and was never folded."""
+    ingest, out, guard, _, clock = make_ingest(windows, T0 + 1)
+    await ingest.handle(record(0, metrics(T0 + 1, 10)))
+    await ingest.handle(record(2, metrics(T0 + 3, 30)))  # record 1 dropped on the way
+    await ingest.handle(record(0, metrics(T0 + 1, 10)))  # the seek's replay
+    await ingest.handle(record(1, metrics(T0 + 2, 20)))
+    await ingest.handle(record(2, metrics(T0 + 3, 30)))
+    clock.now = T0 + 14
+    await ingest.handle(record(3, metrics(T0 + 14, 40)))
+    (agg,) = [a for a in out.published if a.window_start == T0]
+    assert (agg.count, agg.sum) == (3, 60)
+    assert guard.counts["replayed"] == 2
+
+
 async def test_a_dead_letter_that_cannot_be_sent_holds_the_ack_until_it_is_sent() -> None:
     ingest, out, guard, _, clock = make_ingest(windows, T0 + 1)
     out.fail_letters = 2
