@@ -99,6 +99,12 @@ def create_pipeline(
     settings: dict[str, Any] = {
         "broker": "kafka://" + cfg.kafka.bootstrap_servers.replace(",", ";kafka://"),
         "store": "memory://",
+        # The check compares a table's local changelog offset with the topic's end offset; with
+        # tables in memory the local offset only comes from this process's own earlier
+        # assignment, and the embedded broker reports an end offset below the real one (the
+        # last batch's base + 1): a worker taking a partition back crashed with
+        # ConsistencyError (41 > 36) in the scale-out test. A real cluster is unaffected.
+        "recovery_consistency_check": False,
         "topic_partitions": cfg.pipeline.partitions,
         "web_port": cfg.pipeline.web_port,
         # web_host only names the worker in URLs; web_bind is where it listens.
