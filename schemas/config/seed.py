@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from schemas.config.base import Block
 
-__all__ = ["DashboardConfig", "MonitoringConfig", "PerformanceConfig", "Thresholds"]
+__all__ = [
+    "DashboardAuth",
+    "DashboardConfig",
+    "MonitoringConfig",
+    "PerformanceConfig",
+    "Thresholds",
+    "Widget",
+]
 
 
 class PerformanceConfig(Block):
@@ -44,11 +52,75 @@ class MonitoringConfig(Block):
     history_retention_minutes: int = Field(60, ge=1)
 
 
+WidgetType = Literal["line", "bar", "gauge", "counter", "table", "heatmap"]
+
+
+class Widget(Block):
+    """One widget of the dashboard's configurable page, as the specification writes it:
+    ``- id: cpu_usage / type: gauge / metric_name: cpu_usage_percent``. The
+    specification's metric names are mapped to ours (pipeline/dashboard/widgets.py)."""
+
+    id: str = Field(min_length=1)
+    type: WidgetType
+    metric_name: str = Field(min_length=1)
+    title: str | None = None
+    #: One host only (None: every host, one line or cell per host).
+    host: str | None = None
+    #: The aggregate field drawn (counters: ``rate``).
+    field: Literal["mean", "max", "min", "last", "sum", "count", "rate", "p50", "p95", "p99"] = (
+        "mean"
+    )
+
+
+def _default_widgets() -> list[Widget | str]:
+    return [
+        Widget(id="cpu_usage", type="gauge", metric_name="cpu_usage_percent"),
+        Widget(id="memory_usage", type="line", metric_name="memory_usage_percent"),
+        Widget(id="disk", type="bar", metric_name="system_disk_used_percent", field="max"),
+        Widget(
+            id="network",
+            type="heatmap",
+            metric_name="system_network_receive_bytes_total",
+            field="rate",
+        ),  # fmt: skip
+        "alerts",
+    ]
+
+
+class DashboardAuth(Block):
+    """Who may use the dashboard and API. No token at all: loopback clients only."""
+
+    #: A YAML or JSON file mapping token -> {name, role}; role viewer, operator or admin.
+    tokens_file: Path | None = None
+    #: Seconds a browser session cookie lives.
+    session_seconds: float = Field(8 * 3600.0, gt=0)
+    #: Requests per second per client address (and per token), burst twice that; 0: no limit.
+    rate_limit_per_second: float = Field(50.0, ge=0)
+    #: The audit log (JSON lines); the same records go to the ``audit`` topic.
+    audit_file: Path = Path(".toka/dashboard/audit.jsonl")
+
+
 class DashboardConfig(Block):
     enabled: bool = True
     refresh_interval_seconds: float = Field(5.0, gt=0)
     max_data_points: int = Field(360, ge=1)
     theme: Literal["dark", "light"] = "dark"
-    widgets: list[str] = Field(
-        default_factory=lambda: ["cpu", "memory", "disk", "network", "alerts"]
-    )
+    #: The configurable page: widgets as the specification writes them, or the shortcuts
+    #: cpu, memory, disk, network, alerts.
+    widgets: list[Widget | str] = Field(default_factory=_default_widgets)
+    #: Where ``toka dashboard`` serves the web UI and the API.
+    bind: str = "127.0.0.1"
+    port: int = Field(8090, ge=0, le=65535)
+    #: This replica's name: its consumer group is ``<app_id>-dashboard-<replica>``
+    #: (empty: the machine's host name). Every replica keeps a history of its own.
+    replica: str = ""
+    #: The DuckDB history file; a corrupt file is moved aside and rebuilt from Kafka.
+    history_file: Path = Path(".toka/dashboard/history.duckdb")
+    #: Retention of the 1-minute and 1-hour rollups (raw windows: monitoring.
+    #: history_retention_minutes) and of alerts and findings.
+    minute_rollup_retention_hours: float = Field(7 * 24.0, gt=0)
+    hour_rollup_retention_days: float = Field(90.0, gt=0)
+    findings_retention_days: float = Field(30.0, gt=0)
+    #: Size bound of the history file: above it the oldest rows go first (counted).
+    max_history_mb: float = Field(2048.0, gt=0)
+    auth: DashboardAuth = DashboardAuth()

@@ -1,0 +1,109 @@
+"""The output topics -> the history store, with no gap and no duplicate across restarts.
+
+Each replica is a consumer group of its own (``<app_id>-dashboard-<replica>``), so every
+replica reads every partition. Where to start is the history's business, not the group's:
+on assignment each partition is sought to the offset stored with the rows (none stored: the
+earliest offset, which is how a new or rebuilt history fills itself from Kafka). Offsets are
+also committed to the group afterwards, so lag tools see the replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from pipeline.dashboard.ingest import FINDING_KINDS, IngestBatch
+from pipeline.dashboard.store import HistoryStore
+from schemas.config import TokaConfig
+
+__all__ = ["TOPIC_KINDS", "HistoryConsumer", "group_id"]
+
+log = logging.getLogger(__name__)
+
+#: The output topics the dashboard reads, by kind.
+TOPIC_KINDS = ("aggregates", "alerts", *FINDING_KINDS)
+_PRUNE_EVERY = 60.0
+
+
+def group_id(cfg: TokaConfig) -> str:
+    replica = cfg.dashboard.replica or socket.gethostname()
+    return f"{cfg.pipeline.app_id}-dashboard-{replica}"
+
+
+class _SeekToHistory(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: AIOKafkaConsumer, store: HistoryStore,
+                 writing: asyncio.Lock) -> None:  # fmt: skip
+        self._consumer, self._store, self._writing = consumer, store, writing
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        # A rebalance can come while a batch is being written: read the offsets after it.
+        async with self._writing:
+            stored = await asyncio.to_thread(self._store.offsets)
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
+
+
+class HistoryConsumer:
+    """Reads the output topics into ``store`` until ``stop()``."""
+
+    def __init__(self, cfg: TokaConfig, store: HistoryStore, max_records: int = 5000) -> None:
+        self._cfg, self._store, self._max_records = cfg, store, max_records
+        self._kinds = {cfg.kafka.topic(kind): kind for kind in TOPIC_KINDS}
+        self._stop = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.records = 0
+        self._writing = asyncio.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            group_id=group_id(self._cfg), enable_auto_commit=False,
+            auto_offset_reset="earliest", **self._cfg.kafka.client_options(),
+        )  # fmt: skip
+        await consumer.start()
+        seek = _SeekToHistory(consumer, self._store, self._writing)
+        consumer.subscribe(list(self._kinds), listener=seek)
+        last_prune = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                polled = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                if consumer.assignment():
+                    self.ready.set()
+                if polled:
+                    async with self._writing:
+                        await self._write(consumer, polled)
+                if time.monotonic() - last_prune > _PRUNE_EVERY:
+                    last_prune = time.monotonic()
+                    await asyncio.to_thread(self._store.prune)
+        finally:
+            await consumer.stop()
+
+    async def _write(self, consumer: AIOKafkaConsumer, polled: dict[Any, list[Any]]) -> None:
+        batch = IngestBatch()
+        for tp, records in polled.items():
+            kind = self._kinds[tp.topic]
+            for rec in records:
+                batch.add(kind, tp.topic, tp.partition, rec.offset, ts=rec.timestamp / 1000.0,
+                          value=rec.value)  # fmt: skip
+        await asyncio.to_thread(self._store.append, batch)
+        self.records += sum(len(r) for r in polled.values())
+        if batch.bad:
+            log.warning("history: skipped undecodable records %s", dict(batch.bad))
+        try:  # informational only: the history's own offsets decide where a restart starts
+            await consumer.commit({TopicPartition(t, p): o for (t, p), o in batch.offsets.items()})
+        except Exception as exc:  # a rebalance in between: the next commit catches up
+            log.debug("group commit skipped: %s", exc)
