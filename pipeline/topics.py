@@ -13,7 +13,7 @@ __all__ = ["INTERNAL_TOPIC_KINDS", "TOPIC_KINDS", "ensure_topics"]
 
 TOPIC_KINDS = (
     "metrics", "spans", "benchmarks", "aggregates", "alerts",
-    "regressions", "anomalies", "capacity", "deadletter",
+    "regressions", "anomalies", "capacity", "deadletter", "audit",
 )  # fmt: skip
 
 #: Internal topics. ``aggregate-batches``: each close of the windows and spans stages as

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "agent_cmd",
     "bench_cmd",
     "baseline_cmd",
+    "dashboard_cmd",
 ]
 
 

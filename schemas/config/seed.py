@@ -15,6 +15,7 @@ __all__ = [
     "MonitoringConfig",
     "PerformanceConfig",
     "Thresholds",
+    "WIDGET_SHORTCUTS",
     "Widget",
 ]
 
@@ -72,6 +73,10 @@ class Widget(Block):
     )
 
 
+#: Shortcuts accepted in ``dashboard.widgets`` (pipeline/dashboard/widgets.py draws them).
+WIDGET_SHORTCUTS = ("cpu", "memory", "disk", "network", "alerts")
+
+
 def _default_widgets() -> list[Widget | str]:
     return [
         Widget(id="cpu_usage", type="gauge", metric_name="cpu_usage_percent"),
@@ -124,3 +129,12 @@ class DashboardConfig(Block):
     #: Size bound of the history file: above it the oldest rows go first (counted).
     max_history_mb: float = Field(2048.0, gt=0)
     auth: DashboardAuth = DashboardAuth()
+
+    @model_validator(mode="after")
+    def _known_shortcuts(self) -> DashboardConfig:
+        for entry in self.widgets:
+            if isinstance(entry, str) and entry not in WIDGET_SHORTCUTS:
+                names = ", ".join(WIDGET_SHORTCUTS)
+                raise ValueError(f"widgets: unknown shortcut {entry!r} (one of {names}, "
+                                 "or a widget mapping)")  # fmt: skip
+        return self
