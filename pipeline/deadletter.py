@@ -46,9 +46,7 @@ def dead_letter(
     )
 
 
-async def send_dead_letter(
-    topic: Any, reason: str, error: str, original: bytes, msg: Any
-) -> None:
+async def send_dead_letter(topic: Any, reason: str, error: str, original: bytes, msg: Any) -> None:
     """Send ``original``, read as Kafka message ``msg``, to the dead-letter ``topic``
     (a Faust topic), keyed by the topic it came from."""
     record = dead_letter(

@@ -294,9 +294,7 @@ class WindowStore:
         return ser
 
     # -- closing --
-    def close_due(
-        self, now: float, complete_until: float = float("-inf")
-    ) -> list[WindowAggregate]:
+    def close_due(self, now: float, complete_until: float = float("-inf")) -> list[WindowAggregate]:
         """Windows whose end + grace <= the watermark or whose end <= ``complete_until``
         (the sources' promise, see completeness.py), plus all windows of series idle for
         ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``."""

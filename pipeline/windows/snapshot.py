@@ -29,9 +29,7 @@ def snapshot_store(store: WindowStore) -> dict[str, Any]:
     }
 
 
-def restore_store(
-    cls: type[WindowStore], data: Mapping[str, Any], **overrides: Any
-) -> WindowStore:
+def restore_store(cls: type[WindowStore], data: Mapping[str, Any], **overrides: Any) -> WindowStore:
     if data.get("v") != 1:
         raise ValueError(f"unknown WindowStore snapshot version {data.get('v')!r}")
     store = cls(**{**data["settings"], **overrides})

@@ -47,6 +47,7 @@ function lineChart(node, result, options = {}) {
   if (options.unit === "B/s") option.yAxis.axisLabel.formatter = (v) => bytesRate(v);
   else if (options.unit) option.yAxis.axisLabel.formatter = (v) => fmt(v, 0) + options.unit;
   if (options.max) option.yAxis.max = options.max;
+  if (result.start && result.end) { option.xAxis.min = result.start * 1000; option.xAxis.max = result.end * 1000; }
   const marks = [];
   if (options.warning !== undefined) marks.push({ yAxis: options.warning, lineStyle: { color: c.warning } });
   if (options.critical !== undefined) marks.push({ yAxis: options.critical, lineStyle: { color: c.critical } });
@@ -72,6 +73,7 @@ function forecastChart(node, forecast, history) {
   const chart = makeChart(node);
   const c = themeColors();
   const option = baseOption();
+  option.grid.right = 64;
   const asOf = forecast.as_of * 1000;
   const points = [[asOf, forecast.current_value, forecast.current_value, forecast.current_value]]
     .concat(forecast.forecasts.map((f) => [asOf + f.horizon_days * 86400000, f.value, f.lower, f.upper]));
@@ -81,7 +83,8 @@ function forecastChart(node, forecast, history) {
     { name: "lower", type: "line", stack: "band", symbol: "none", lineStyle: { opacity: 0 },
       data: points.map((p) => [p[0], p[2]]), tooltip: { show: false } },
     { name: "prediction interval", type: "line", stack: "band", symbol: "none", lineStyle: { opacity: 0 },
-      areaStyle: { color: PALETTE[0], opacity: 0.22 }, data: points.map((p) => [p[0], p[3] - p[2]]) },
+      areaStyle: { color: PALETTE[0], opacity: 0.22 }, itemStyle: { color: "rgba(76,154,255,.45)" },
+      data: points.map((p) => [p[0], p[3] - p[2]]) },
     { name: "forecast", type: "line", symbolSize: 6, lineStyle: { type: "dashed", width: 2 },
       color: PALETTE[0], data: points.map((p) => [p[0], p[1]]),
       markLine: { symbol: "none", silent: true, lineStyle: { type: "dashed" },

@@ -75,7 +75,7 @@ Toka.pages.overview = {
           <th>Disk (fullest)</th><th class="num">Net in</th><th class="num">Net out</th><th class="num">Last seen</th></tr></thead>
           <tbody>${hosts}</tbody></table>`)
       + card("Recent findings", `<table><thead><tr><th>Severity</th><th>Kind</th><th>Subject</th>
-          <th class="num">Change</th><th class="num">When</th></tr></thead><tbody>${findings}</tbody></table>`,
+          <th class="num">Change / value</th><th class="num">When</th></tr></thead><tbody>${findings}</tbody></table>`,
         `<a href="#/regressions">regressions →</a>`) + `</div>`);
   },
 };
@@ -123,7 +123,7 @@ Toka.pages.host = {
     lineChart(document.getElementById("chart-disk"), disk, { unit: "%", max: 100, label: only });
     rx.series.forEach((s) => { s.labels = Object.assign({ dir: "in" }, s.labels); });
     tx.series.forEach((s) => { s.labels = Object.assign({ dir: "out" }, s.labels); });
-    lineChart(document.getElementById("chart-network"), { series: rx.series.concat(tx.series) },
+    lineChart(document.getElementById("chart-network"), { series: rx.series.concat(tx.series), start: rx.start, end: rx.end },
       { unit: "B/s", label: only });
   },
 };
@@ -157,7 +157,7 @@ Toka.pages.service = {
     lineChart(document.getElementById("chart-errors"), errors, { scale: 100, unit: "%", label: op });
     const tagged = [[p50, "p50"], [p95, "p95"], [p99, "p99"]].flatMap(([r, q]) =>
       r.series.map((s) => Object.assign({}, s, { labels: { q, op: op(s) } })));
-    lineChart(document.getElementById("chart-duration"), { series: tagged }, { scale: 1000,
+    lineChart(document.getElementById("chart-duration"), { series: tagged, start: p50.start, end: p50.end }, { scale: 1000,
       label: (s) => `${s.labels.q} ${s.labels.op}` });
   },
 };
