@@ -156,11 +156,11 @@ async def test_baseline_change_reaches_the_stage_topic_and_the_audit_topic(
     finally:
         await dashboard.stop()
     bootstrap = cfg.kafka.bootstrap_servers
-    commands = await collect(bootstrap, cfg.kafka.topic("baseline-commands"), lambda got: bool(got),
+    commands = await collect(bootstrap, cfg.kafka.topic("baseline-commands"), bool,
                              decode=decode)  # fmt: skip
     assert isinstance(commands[0], BaselineCommand)
     assert (commands[0].action, commands[0].subject) == ("pin", "h1|cpu|")
-    audit = await collect(bootstrap, cfg.kafka.topic("audit"), lambda got: bool(got),
+    audit = await collect(bootstrap, cfg.kafka.topic("audit"), bool,
                           decode=orjson.loads)  # fmt: skip
     assert audit[0]["actor"] == "otto" and audit[0]["target"] == "h1|cpu|"
     assert audit[0]["outcome"] == 200 and audit[0]["ts"] <= time.time()
