@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 #: The output topics the dashboard reads, by kind.
 TOPIC_KINDS = ("aggregates", "alerts", *FINDING_KINDS)
 _PRUNE_EVERY = 60.0
+_COMPACT_EVERY = 15.0
 
 
 def group_id(cfg: TokaConfig) -> str:
@@ -77,7 +78,7 @@ class HistoryConsumer:
         await consumer.start()
         seek = _SeekToHistory(consumer, self._store, self._writing)
         consumer.subscribe(list(self._kinds), listener=seek)
-        last_prune = time.monotonic()
+        last_prune = last_compact = time.monotonic()
         try:
             while not self._stop.is_set():
                 polled = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
@@ -86,9 +87,14 @@ class HistoryConsumer:
                 if polled:
                     async with self._writing:
                         await self._write(consumer, polled)
+                if time.monotonic() - last_compact > _COMPACT_EVERY:
+                    last_compact = time.monotonic()
+                    async with self._writing:
+                        await asyncio.to_thread(self._store.compact)
                 if time.monotonic() - last_prune > _PRUNE_EVERY:
-                    last_prune = time.monotonic()
-                    await asyncio.to_thread(self._store.prune)
+                    last_prune = last_compact = time.monotonic()
+                    async with self._writing:
+                        await asyncio.to_thread(self._store.prune)
         finally:
             await consumer.stop()
 

@@ -49,7 +49,8 @@ _ROLLUP_FIELD = {
     **_RAW_FIELD,
     "last": "arg_max(last, last_end)",
     "rate": "sum(rate_sum) / nullif(sum(rate_n), 0)",
-    **{f"p{q}": f"max(coalesce(q{q}, p{q}_w / nullif(pw_n, 0)))" for q in (50, 95, 99)},
+    # sketch percentiles where merged, else the weighted mean of the windows' (approximate)
+    **{f"p{q}": f"coalesce(max(q{q}), sum(p{q}_w) / nullif(sum(pw_n), 0))" for q in (50, 95, 99)},
 }
 
 
@@ -86,6 +87,10 @@ def series(cur: duckdb.DuckDBPyConnection, q: SeriesQuery, *, width: float,
     else:
         table, resolution, time_col, exprs = "rollup_1h", 3600.0, "bucket + 3600", _ROLLUP_FIELD
     step = max(q.step, resolution)
+    source = table
+    if table != "raw" and q.field.startswith("p"):  # the merged sketches of the same buckets
+        sketches = table.replace("rollup", "sketch")
+        source = f"(SELECT * FROM {table} LEFT JOIN {sketches} USING (series, bucket))"
     where = [f"name = $name AND {time_col} > $start AND {time_col} <= $end"]
     params: dict[str, Any] = {"name": q.name, "start": q.start, "end": q.end, "step": step}
     if table == "raw":
@@ -103,7 +108,7 @@ def series(cur: duckdb.DuckDBPyConnection, q: SeriesQuery, *, width: float,
     sql = (
         f"SELECT series, any_value(host) AS host, any_value(labels) AS labels, "
         f"ceil(({time_col}) / $step) * $step AS t, {exprs[q.field]} AS v "
-        f"FROM {table} WHERE {' AND '.join(where)} GROUP BY series, t ORDER BY series, t"
+        f"FROM {source} WHERE {' AND '.join(where)} GROUP BY series, t ORDER BY series, t"
     )
     out: dict[str, dict[str, Any]] = {}
     for series_id, host, labels, t, v in cur.execute(sql, params).fetchall():
@@ -117,7 +122,7 @@ def series(cur: duckdb.DuckDBPyConnection, q: SeriesQuery, *, width: float,
         # exact where the rollup merged sketches; approximate only where none was carried
         column = f"q{q.field[1:]}"
         row = cur.execute(
-            f"SELECT bool_or({column} IS NULL) FROM {table} WHERE name = $name "
+            f"SELECT bool_or({column} IS NULL) FROM {source} WHERE name = $name "
             f"AND {time_col} > $start AND {time_col} <= $end",
             {"name": q.name, "start": q.start, "end": q.end},
         ).fetchone()
@@ -138,8 +143,7 @@ def series_names(cur: duckdb.DuckDBPyConnection, host: str | None, width: float,
         params["host"] = host
     rows = _rows(cur, (
         "SELECT series, name, host, labels, type, window_end AS ts, mean, max, last, rate, p95 "
-        f"FROM raw WHERE {where} QUALIFY row_number() OVER (PARTITION BY series "
-        "ORDER BY window_end DESC) = 1 ORDER BY name, series"
+        f"FROM latest WHERE {where} ORDER BY name, series"
     ), params)  # fmt: skip
     for row in rows:
         row["labels"] = orjson.loads(row["labels"])
@@ -151,13 +155,12 @@ def series_names(cur: duckdb.DuckDBPyConnection, host: str | None, width: float,
 def hosts(cur: duckdb.DuckDBPyConnection, width: float, since: float) -> list[dict[str, Any]]:
     """Every host seen since ``since``, with its latest CPU, memory, disk and network."""
     names = {metric: (column, how) for column, (metric, how) in HEADLINE.items()}
-    seen = _rows(cur, "SELECT host, max(window_end) AS last_seen, count(DISTINCT series) AS "
-                 "series FROM raw WHERE window_end > $since GROUP BY host ORDER BY host",
+    seen = _rows(cur, "SELECT host, max(window_end) AS last_seen, count(*) AS series "
+                 "FROM latest WHERE window_end > $since GROUP BY host ORDER BY host",
                  {"since": since})  # fmt: skip
     latest = cur.execute(
-        "SELECT host, name, mean, max, rate FROM raw WHERE width = $width AND "
-        "window_end > $since AND name IN (SELECT unnest($names)) QUALIFY row_number() OVER "
-        "(PARTITION BY series ORDER BY window_end DESC) = 1",
+        "SELECT host, name, mean, max, rate FROM latest WHERE width = $width AND "
+        "window_end > $since AND name IN (SELECT unnest($names))",
         {"width": width, "since": since, "names": list(names)},
     ).fetchall()
     values: dict[str, dict[str, float]] = {}
@@ -179,10 +182,9 @@ def services(cur: duckdb.DuckDBPyConnection, width: float, since: float) -> list
     """Every service with spans since ``since``: RED over each operation's latest window."""
     rows = cur.execute(
         "SELECT json_extract_string(labels, '$.service') AS service, name, sum(sum), "
-        "sum(count), max(p95), max(window_end) FROM (SELECT * FROM raw WHERE width = $width "
+        "sum(count), max(p95), max(window_end) FROM latest WHERE width = $width "
         "AND window_end > $since AND name IN ('toka_span_calls', 'toka_span_errors', "
-        "'toka_span_duration_seconds') QUALIFY row_number() OVER (PARTITION BY series "
-        "ORDER BY window_end DESC) = 1) GROUP BY service, name",
+        "'toka_span_duration_seconds') GROUP BY service, name",
         {"width": width, "since": since},
     ).fetchall()
     out: dict[str, dict[str, Any]] = {}

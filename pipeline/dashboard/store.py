@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from pipeline.dashboard.ingest import IngestBatch, aggregate_columns
-from pipeline.dashboard.schema import ROLLUP_LEVELS, open_history
+from pipeline.dashboard.schema import ROLLUP_LEVELS, SKETCH_TABLES, open_history
 from pipeline.windows.sketch import DDSketch
 
 __all__ = ["HistoryStore", "Retention"]
@@ -37,23 +37,29 @@ class Retention:
     max_bytes: float = 2048 * 2**20
 
 
-_ROLLUP_INSERT = """
-INSERT INTO {table}
-SELECT series, floor(window_start / {width}) * {width} AS bucket, any_value(name),
-    any_value(host), any_value(labels), any_value(type), sum(count), sum(sum), min(min),
-    max(max), arg_max(last, window_end), max(window_end), coalesce(sum(rate), 0),
-    count(rate), coalesce(sum(CASE WHEN p95 IS NOT NULL THEN count END), 0),
-    coalesce(sum(p50 * count), 0), coalesce(sum(p95 * count), 0),
-    coalesce(sum(p99 * count), 0), NULL, NULL, NULL, NULL
-FROM fresh WHERE width = $width GROUP BY series, bucket
-ON CONFLICT (series, bucket) DO UPDATE SET
-    count = count + excluded.count, sum = sum + excluded.sum,
-    min = least(min, excluded.min), max = greatest(max, excluded.max),
-    last = CASE WHEN excluded.last_end >= last_end THEN excluded.last ELSE last END,
-    last_end = greatest(last_end, excluded.last_end),
-    rate_sum = rate_sum + excluded.rate_sum, rate_n = rate_n + excluded.rate_n,
-    pw_n = pw_n + excluded.pw_n, p50_w = p50_w + excluded.p50_w,
-    p95_w = p95_w + excluded.p95_w, p99_w = p99_w + excluded.p99_w
+_KEEP = "any_value(name), any_value(host), any_value(labels), any_value(type)"
+
+# The batch's 1-minute partials, from the windows of the rollup width; the 1-hour partials
+# are folded from those (many times fewer rows than the windows).
+_MINUTE_PARTIALS = """
+CREATE OR REPLACE TEMP TABLE minute_partials AS
+SELECT series, floor(window_start / 60) * 60 AS bucket, any_value(name) AS name,
+    any_value(host) AS host, any_value(labels) AS labels, any_value(type) AS type,
+    sum(count) AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+    arg_max(last, window_end) AS last, max(window_end) AS last_end,
+    coalesce(sum(rate), 0) AS rate_sum, count(rate) AS rate_n,
+    coalesce(sum(CASE WHEN p95 IS NOT NULL THEN count END), 0) AS pw_n,
+    coalesce(sum(p50 * count), 0) AS p50_w, coalesce(sum(p95 * count), 0) AS p95_w,
+    coalesce(sum(p99 * count), 0) AS p99_w
+FROM fresh WHERE width = $width GROUP BY series, 2
+"""
+
+# Partial rows folded into one per (series, bucket of {{width}}): the sums every read makes.
+_FOLD = f"""
+SELECT series, floor(bucket / {{width}}) * {{width}} AS bucket, {_KEEP},
+    sum(count), sum(sum), min(min), max(max), arg_max(last, last_end), max(last_end),
+    sum(rate_sum), sum(rate_n), sum(pw_n), sum(p50_w), sum(p95_w), sum(p99_w)
+FROM {{source}} {{where}} GROUP BY series, 2
 """
 
 
@@ -70,6 +76,8 @@ class HistoryStore:
         self.rollup_width = rollup_width
         self.con, self.moved_aside = open_history(path)
         self.counts: Counter[str] = Counter()
+        # The oldest bucket start appended to since the last compaction, per rollup table.
+        self._dirty: dict[str, float] = {}
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -138,23 +146,29 @@ class HistoryStore:
         _run(
             con,
             "CREATE OR REPLACE TEMP TABLE fresh AS SELECT DISTINCT ON (id) * FROM incoming "
-            "WHERE id NOT IN (SELECT id FROM raw WHERE window_end >= $oldest)",
+            "ANTI JOIN (SELECT id FROM raw WHERE window_end >= $oldest) USING (id)",
             {"oldest": oldest},
         )
         con.unregister("incoming")
         _run(con, "INSERT INTO raw SELECT * FROM fresh")
+        _update_latest(con, self.rollup_width)
+        oldest_start = float(columns["window_start"].min())
+        _run(con, _MINUTE_PARTIALS, {"width": self.rollup_width})
         for table, width in ROLLUP_LEVELS.items():
-            _run(con, _ROLLUP_INSERT.format(table=table, width=width),
-                        {"width": self.rollup_width})  # fmt: skip
+            fold = _FOLD.format(width=width, source="minute_partials", where="")
+            _run(con, f"INSERT INTO {table} {fold}")
+            bucket = float(np.floor(oldest_start / width) * width)
+            self._dirty[table] = min(self._dirty.get(table, bucket), bucket)
         fresh = self._fresh_ids(con, batch)
         sketched = [a for a in batch.aggregates
                     if a.sketch and a.id in fresh
                     and a.window_end - a.window_start == self.rollup_width]  # fmt: skip
         if sketched:
             for table, width in ROLLUP_LEVELS.items():
-                _merge_sketches(con, table, width, sketched)
+                _merge_sketches(con, SKETCH_TABLES[table], width, sketched)
         count = _one(con, "SELECT count(*) FROM fresh")
         _run(con, "DROP TABLE fresh")
+        _run(con, "DROP TABLE minute_partials")
         return int(count[0]) if count else 0
 
     @staticmethod
@@ -206,6 +220,37 @@ class HistoryStore:
         after = _one(con, f"SELECT count(*) FROM {table}")
         return int(after[0] - before[0]) if after and before else 0
 
+    def compact(self) -> int:
+        """Fold the partial rows appended since the last compaction into one row per
+        (series, bucket); returns the rows saved. One transaction per table."""
+        saved = 0
+        for table in ROLLUP_LEVELS:
+            since = self._dirty.pop(table, None)
+            if since is None:
+                continue
+            con = self.con.cursor()
+            _run(con, "BEGIN TRANSACTION")
+            try:
+                fold = _FOLD.format(width=ROLLUP_LEVELS[table], source=table,
+                                    where="WHERE bucket >= $since")  # fmt: skip
+                _run(con, f"CREATE OR REPLACE TEMP TABLE folded AS {fold}", {"since": since})
+                before = _one(con, f"SELECT count(*) FROM {table} WHERE bucket >= $since",
+                              {"since": since})  # fmt: skip
+                _run(con, f"DELETE FROM {table} WHERE bucket >= $since", {"since": since})
+                _run(con, f"INSERT INTO {table} SELECT * FROM folded")
+                after = _one(con, "SELECT count(*) FROM folded")
+                _run(con, "DROP TABLE folded")
+                _run(con, "COMMIT")
+            except BaseException:
+                _run(con, "ROLLBACK")
+                self._dirty[table] = min(since, self._dirty.get(table, since))
+                raise
+            finally:
+                con.close()
+            saved += int(before[0] - after[0])
+        self.counts["compacted_rows"] += saved
+        return saved
+
     def prune(self, now: float | None = None) -> dict[str, int]:
         """Drop what is past its retention, then enforce the size bound (oldest first).
         Returns rows removed per table; the counts also go to ``counts``."""
@@ -215,8 +260,11 @@ class HistoryStore:
         con = self.cursor()
         steps = [
             ("raw", "window_end", r.raw_seconds),
+            ("latest", "window_end", r.raw_seconds),
             ("rollup_1m", "bucket", r.minute_seconds),
             ("rollup_1h", "bucket", r.hour_seconds),
+            ("sketch_1m", "bucket", r.minute_seconds),
+            ("sketch_1h", "bucket", r.hour_seconds),
             ("findings", "ts", r.findings_seconds),
         ]
         for table, column, keep in steps:
@@ -240,7 +288,8 @@ class HistoryStore:
         """Over the size bound: drop the oldest quarter of every table's time range."""
         removed: Counter[str] = Counter()
         for table, column in (("raw", "window_end"), ("rollup_1m", "bucket"),
-                              ("rollup_1h", "bucket"), ("findings", "ts")):  # fmt: skip
+                              ("rollup_1h", "bucket"), ("sketch_1m", "bucket"),
+                              ("sketch_1h", "bucket"), ("findings", "ts")):  # fmt: skip
             low, high = _one(con, f"SELECT min({column}), max({column}) FROM {table}") or (
                 None,
                 None,
@@ -256,6 +305,19 @@ class HistoryStore:
         return removed
 
 
+def _update_latest(con: duckdb.DuckDBPyConnection, width: float) -> None:
+    """Each series' newest window of the batch replaces the stored one unless that is newer
+    (a late window never hides a later one)."""
+    _run(con, "CREATE OR REPLACE TEMP TABLE newest AS SELECT * FROM fresh WHERE width = $w "
+              "QUALIFY row_number() OVER (PARTITION BY series ORDER BY window_end DESC) = 1",
+         {"w": width})  # fmt: skip
+    _run(con, "DELETE FROM newest WHERE series IN (SELECT l.series FROM latest l JOIN newest n "
+              "ON l.series = n.series AND l.window_end > n.window_end)")  # fmt: skip
+    _run(con, "DELETE FROM latest WHERE series IN (SELECT series FROM newest)")
+    _run(con, "INSERT INTO latest SELECT * FROM newest")
+    _run(con, "DROP TABLE newest")
+
+
 def _delete(con: duckdb.DuckDBPyConnection, sql: str, cut: float) -> int:
     row = _one(con, sql, {"cut": cut})
     return int(row[0]) if row else 0
@@ -263,8 +325,8 @@ def _delete(con: duckdb.DuckDBPyConnection, sql: str, cut: float) -> int:
 
 def _merge_sketches(con: duckdb.DuckDBPyConnection, table: str, width: float,
                     aggs: list[Any]) -> None:  # fmt: skip
-    """Fold the aggregates' sketches into their rollup rows' sketches (exact merge) and
-    set the rows' percentiles from the result."""
+    """Fold the aggregates' sketches into the level's sketch table (exact merge), with
+    the percentiles of each merged sketch."""
     merged: dict[tuple[str, float], DDSketch] = {}
     for agg in aggs:
         key = (agg.series, float(np.floor(agg.window_start / width) * width))
@@ -281,7 +343,7 @@ def _merge_sketches(con: duckdb.DuckDBPyConnection, table: str, width: float,
     stored = _run(
         con,
         f"SELECT t.series, t.bucket, t.sketch FROM {table} t JOIN sketch_keys k "
-        "ON t.series = k.series AND t.bucket = k.bucket WHERE t.sketch IS NOT NULL",
+        "ON t.series = k.series AND t.bucket = k.bucket",
     )
     con.unregister("sketch_keys")
     for series, bucket, text in stored:
@@ -296,11 +358,9 @@ def _merge_sketches(con: duckdb.DuckDBPyConnection, table: str, width: float,
         "q95": np.array([q[1] for q in quantiles], dtype=np.float64),
         "q99": np.array([q[2] for q in quantiles], dtype=np.float64),
     })  # fmt: skip
-    _run(
-        con,
-        f"UPDATE {table} SET sketch = s.sketch, q50 = s.q50, q95 = s.q95, q99 = s.q99 "
-        f"FROM sketch_rows s WHERE {table}.series = s.series AND {table}.bucket = s.bucket",
-    )
+    _run(con, f"DELETE FROM {table} WHERE (series, bucket) IN "
+              "(SELECT series, bucket FROM sketch_rows)")  # fmt: skip
+    _run(con, f"INSERT INTO {table} SELECT * FROM sketch_rows")
     con.unregister("sketch_rows")
 
 

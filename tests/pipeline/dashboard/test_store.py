@@ -32,12 +32,10 @@ def test_rollups_sum_one_window_size_and_merge_across_appends(tmp_path: Path) ->
     aggs.append(aggregate("h1", "cpu", 1260.0, 2.5, width=60.0))
     store.append(_batch(aggs[:3]))
     store.append(_batch(aggs[3:], offset=3))
-    row = (
-        store.cursor()
-        .execute("SELECT count, sum, min, max, last FROM rollup_1m WHERE bucket = 1200")
-        .fetchone()
-    )
-    assert row == (12, 30.0, 0.0, 5.0, 5.0)
+    folded = "SELECT count, sum, min, max, last FROM rollup_1m WHERE bucket = 1200"
+    assert len(store.cursor().execute(folded).fetchall()) == 2  # one partial row per append
+    assert store.compact() == 2  # 1m and 1h: two partials folded into one each
+    assert store.cursor().execute(folded).fetchall() == [(12, 30.0, 0.0, 5.0, 5.0)]
     assert store.cursor().execute("SELECT count(*) FROM raw").fetchone() == (7,)
 
 
@@ -74,7 +72,8 @@ def test_sketches_merge_exactly_and_percentiles_without_them_are_approximate(
     plain = [aggregate("h2", "lat", 1010.0 + 10 * i, 1.0, p95=p) for i, p in enumerate((10, 30))]
     store.append(_batch(sketched + plain))
     rows = dict(store.cursor().execute(
-        "SELECT host, [q95, p95_w / pw_n] FROM rollup_1m").fetchall())  # fmt: skip
+        "SELECT host, [q95, p95_w / pw_n] FROM rollup_1m LEFT JOIN sketch_1m "
+        "USING (series, bucket)").fetchall())  # fmt: skip
     assert rows["h1"][0] == pytest.approx(190.0, rel=0.02)  # the merged 200 values' p95
     assert rows["h2"][0] is None and rows["h2"][1] == 20.0  # weighted mean: approximate
 
@@ -108,3 +107,16 @@ def test_corrupt_file_is_moved_aside_and_started_again(tmp_path: Path) -> None:
     store = HistoryStore(path, Retention(), rollup_width=10.0)
     assert store.moved_aside is not None and store.moved_aside.exists()
     assert store.offsets() == {}
+
+
+def test_latest_keeps_each_series_newest_window_even_when_an_older_one_comes_late(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    store.append(_batch([aggregate("h1", "cpu", 1020.0, 2.0), aggregate("h1", "cpu", 1010.0, 1.0)]))
+    store.append(_batch([aggregate("h1", "cpu", 1000.0, 0.5)], offset=2))  # late
+    store.append(_batch([aggregate("h1", "cpu", 1030.0, 3.0, width=60.0)], offset=3))  # other size
+    latest = "SELECT window_end, mean FROM latest"
+    assert store.cursor().execute(latest).fetchall() == [(1020.0, 2.0)]
+    store.append(_batch([aggregate("h1", "cpu", 1040.0, 4.0)], offset=4))
+    assert store.cursor().execute(latest).fetchall() == [(1040.0, 4.0)]

@@ -1,0 +1,211 @@
+"""Dashboard: history ingest against the worker's output, API latency, overview first load.
+
+    .venv/bin/python bench/dashboard/run.py [--records 3000] [--hosts 200] [--requests 200]
+
+In one run:
+  ingest    the worker's real output for the real-shape scenario of bench/pipeline (records
+            of 100 samples, a 10 s scrape interval, 10 s and 1 min windows: one sample per
+            10 s window, the most aggregates per sample), made by the windows core; then
+            (a) decode + append into the history in process, and (b) through the embedded
+            broker into a running HistoryConsumer. Rates in aggregates per CPU second of
+            each side (the machine is shared: CPU time is the figure that does not depend on
+            what else runs), against the core's own output rate: the core is an upper bound of
+            what a real worker emits (the Faust worker adds its own cost on top).
+  api       GET /api/v1/series for one host's series over 24 h, on a history of 200 hosts x
+            30 series (24 h of 1-minute rollups, 1 h of 10 s windows): p50 and p95 over
+            --requests calls.
+  overview  Debian's chromium opens the overview of those 200 hosts: time from navigation
+            until the hosts table holds every host, best and median of 5 cold loads.
+Prints a table and writes bench/results/dashboard.json.
+Targets (issue 14): ingest >= the worker's output rate; API p95 < 100 ms; overview < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.dashboard.data import fill_day, worker_output  # noqa: E402
+from bench.pipeline.measure import produce  # noqa: E402
+from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
+from pipeline.dashboard.consumer import HistoryConsumer  # noqa: E402
+from pipeline.dashboard.ingest import IngestBatch  # noqa: E402
+from pipeline.dashboard.server import Dashboard, retention_of  # noqa: E402
+from pipeline.dashboard.store import HistoryStore  # noqa: E402
+from pipeline.topics import ensure_topics  # noqa: E402
+from schemas.config import TokaConfig  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "dashboard.json"
+SIZES = [10.0, 60.0]
+
+
+def _cfg(tmp: Path, **kafka: str) -> TokaConfig:
+    return TokaConfig(
+        kafka=kafka or {},
+        pipeline={"window_seconds": SIZES},
+        dashboard={"history_file": tmp / "history.duckdb", "port": 0, "replica": "bench",
+                   "auth": {"audit_file": tmp / "audit.jsonl", "rate_limit_per_second": 0}},
+    )  # fmt: skip
+
+
+def bench_ingest(records: int, tmp: Path) -> dict[str, float]:
+    aggs, core_cpu = worker_output(50, records, 100, 10.0, SIZES)
+    cfg = _cfg(tmp / "inproc")
+    store = HistoryStore(cfg.dashboard.history_file, retention_of(cfg), min(SIZES))
+    t0 = time.process_time()
+    for start in range(0, len(aggs), 5000):
+        batch = IngestBatch()
+        for i, value in enumerate(aggs[start : start + 5000]):
+            batch.add("aggregates", "toka.aggregates", 0, start + i, ts=0.0, value=value)
+        store.append(batch)
+    store.compact()
+    inproc_cpu = time.process_time() - t0
+    store.close()
+    kafka = asyncio.run(_through_kafka(aggs, tmp / "kafka"))
+    return {
+        "aggregates": len(aggs),
+        "worker_core_aggregates_per_cpu_s": len(aggs) / core_cpu,
+        "history_aggregates_per_cpu_s": len(aggs) / inproc_cpu,
+        "consumer_aggregates_per_cpu_s": len(aggs) / kafka["cpu_s"],
+        "consumer_aggregates_per_wall_s": len(aggs) / kafka["wall_s"],
+    }
+
+
+async def _through_kafka(aggs: list[bytes], tmp: Path) -> dict[str, float]:
+    with EmbeddedBroker(port=free_port(), log_file=tmp.parent / "tansu.log") as broker:
+        cfg = _cfg(tmp, bootstrap_servers=broker.bootstrap)
+        await ensure_topics(cfg)
+        await produce(broker.bootstrap, cfg.kafka.topic("aggregates"),
+                      [(str(i % 64).encode(), v) for i, v in enumerate(aggs)])  # fmt: skip
+        store = HistoryStore(cfg.dashboard.history_file, retention_of(cfg), min(SIZES))
+        consumer = HistoryConsumer(cfg, store, max_records=20_000)
+        task = asyncio.create_task(consumer.run())
+        t0 = c0 = None
+        while consumer.records < len(aggs):
+            if t0 is None and consumer.records:
+                t0, c0 = time.perf_counter(), time.process_time()
+            await asyncio.sleep(0.05)
+            if task.done():
+                task.result()
+        wall, cpu = time.perf_counter() - (t0 or 0), time.process_time() - (c0 or 0)
+        consumer.stop()
+        await task
+        store.close()
+    return {"wall_s": wall, "cpu_s": cpu}
+
+
+async def bench_reads(hosts: int, requests: int, tmp: Path) -> dict[str, float]:
+    import aiohttp
+
+    cfg = _cfg(tmp / "reads")
+    dashboard = Dashboard(cfg, consume=False)
+    t0 = time.perf_counter()
+    rows = fill_day(dashboard.store, hosts, 30, min(SIZES))
+    fill_s = time.perf_counter() - t0
+    url = await dashboard.start()
+    latencies = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for i in range(requests):
+                params = {"name": "system_cpu_percent", "host": f"host-{i % hosts:03d}",
+                          "range": "24h"}  # fmt: skip
+                t = time.perf_counter()
+                async with http.get(url + "api/v1/series", params=params) as r:
+                    body = await r.json()
+                latencies.append(time.perf_counter() - t)
+                assert len(body["series"][0]["points"]) > 100, body
+            t = time.perf_counter()
+            async with http.get(url + "api/v1/overview") as r:
+                overview = await r.json()
+            overview_api = time.perf_counter() - t
+            assert len(overview["hosts"]) == hosts
+        loads = await _browser_loads(url, hosts)
+    finally:
+        await dashboard.stop()
+    latencies.sort()
+    return {
+        "history_rows": rows, "fill_s": fill_s, "series_requests": requests,
+        "series_p50_ms": 1000 * statistics.median(latencies),
+        "series_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "overview_api_ms": 1000 * overview_api,
+        "overview_load_best_s": min(loads) if loads else float("nan"),
+        "overview_load_median_s": statistics.median(loads) if loads else float("nan"),
+    }  # fmt: skip
+
+
+async def _browser_loads(url: str, hosts: int, runs: int = 5) -> list[float]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        print("chromium not installed: overview load not measured", file=sys.stderr)
+        return []
+    from playwright.async_api import async_playwright
+
+    out = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])  # fmt: skip
+        for _ in range(runs):
+            context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = await context.new_page()  # a new context: nothing cached
+            t = time.perf_counter()
+            await page.goto(url)
+            await page.wait_for_function(
+                f"document.querySelectorAll('#hosts tbody tr').length >= {hosts}",
+                timeout=30_000)  # fmt: skip
+            out.append(time.perf_counter() - t)
+            await context.close()
+        await browser.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--records", type=int, default=3000, help="scrapes of 100 samples")
+    parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ingest = bench_ingest(args.records, Path(tmp))
+        reads = asyncio.run(bench_reads(args.hosts, args.requests, Path(tmp)))
+    worker = ingest["worker_core_aggregates_per_cpu_s"]
+    rows = [
+        ("worker core output (aggregates/CPU s)", f"{worker:,.0f}", ""),
+        ("history ingest in process", f"{ingest['history_aggregates_per_cpu_s']:,.0f}",
+         f"{ingest['history_aggregates_per_cpu_s'] / worker:.2f}x worker"),
+        ("history ingest via Kafka consumer", f"{ingest['consumer_aggregates_per_cpu_s']:,.0f}",
+         f"{ingest['consumer_aggregates_per_cpu_s'] / worker:.2f}x worker"),
+        ("  same, per wall second", f"{ingest['consumer_aggregates_per_wall_s']:,.0f}", ""),
+        (f"series over 24 h, p95 ({reads['series_requests']} calls)",
+         f"{reads['series_p95_ms']:.1f} ms", "target < 100 ms"),
+        ("  p50", f"{reads['series_p50_ms']:.1f} ms", ""),
+        (f"overview API, {args.hosts} hosts", f"{reads['overview_api_ms']:.0f} ms", ""),
+        (f"overview first load in chromium, {args.hosts} hosts",
+         f"{reads['overview_load_median_s']:.2f} s", "median of 5; target < 2 s"),
+    ]  # fmt: skip
+    print(f"{'measure':52} {'value':>14}  note")
+    for name, value, note in rows:
+        print(f"{name:52} {value:>14}  {note}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "machine": platform.platform(), "python": platform.python_version(),
+        "args": vars(args), "ingest": ingest, "reads": reads,
+    }, indent=2))  # fmt: skip
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
