@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from agents.main import run_agent
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        return run_agent(load_config(args.config), once=args.once, verbose=args.verbose)
+        path = args.config or os.environ.get("TOKA_CONFIG") or None
+        return run_agent(load_config(path), once=args.once, verbose=args.verbose)
     except TokaError as exc:
         print(f"toka agent: {exc}", file=sys.stderr)
         return 2

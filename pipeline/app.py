@@ -15,6 +15,7 @@ from typing import Any, cast
 import faust
 
 from pipeline.partitioner import CachingPartitioner
+from pipeline.topics import apply_changelog_settings
 from schemas.config import TokaConfig
 
 __all__ = ["STAGE_MODULES", "Topics", "create_app"]
@@ -105,6 +106,9 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         "producer_max_batch_size": 256 * 1024,
         "broker_session_timeout": cfg.pipeline.session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, cfg.pipeline.session_timeout_seconds / 10),
+        # No stage uses Faust's leader election (on_leader timers); its topic would be one
+        # more created with Faust's replication factor instead of pipeline.topics.
+        "topic_disable_leader": True,
         **_app_options(cfg),
     }
     settings.update(overrides)
@@ -121,4 +125,5 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
     cast(Any, app).toka_topics = topics
     for module in STAGE_MODULES if stages is None else stages:
         importlib.import_module(module).install(app, topics, cfg)
+    apply_changelog_settings(app, cfg)  # every table exists now; Faust creates them at start
     return app

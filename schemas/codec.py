@@ -27,6 +27,7 @@ from schemas.analytics import (
     Regression,
 )
 from schemas.errors import DecodeError
+from schemas.finite import finite
 from schemas.records import (
     AggregateBatch,
     Alert,
@@ -79,9 +80,18 @@ _ENCODER = msgspec.json.Encoder()
 
 
 def encode(record: msgspec.Struct) -> bytes:
+    """The record's JSON; a value beyond double range saturates (schemas/finite.py), so the
+    record always matches its JSON Schema. Raises NonFiniteError for a required NaN."""
     # msgspec writes the Struct directly: half the cost of to_builtins + orjson.dumps, once
-    # per aggregate. Same JSON (NaN and infinities become null) but exponents: 1e16, not 1e+16.
-    return _ENCODER.encode(record)
+    # per aggregate. Same JSON but exponents: 1e16, not 1e+16.
+    out = _ENCODER.encode(record)
+    # NaN and infinities come out as null; fields left at None are omitted (omit_defaults),
+    # so a null is rare and this scan of the bytes (C speed) is all most records pay.
+    if b"null" in out:
+        fixed = finite(record)
+        if fixed is not record:
+            out = _ENCODER.encode(fixed)
+    return out
 
 
 def decode(data: bytes | str, expect: type[T] | None = None) -> T | Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DecodeError", "TokaError"]
+__all__ = ["ConfigError", "DecodeError", "NonFiniteError", "TokaError"]
 
 
 class TokaError(Exception):
@@ -31,3 +31,11 @@ class ConfigError(TokaError):
         self.errors = errors
         lines = "\n".join(f"  {path}: {msg}" for path, msg in errors)
         super().__init__(f"invalid configuration ({source}):\n{lines}")
+
+
+class NonFiniteError(TokaError):
+    """A record with a NaN where its schema requires a number (schemas/finite.py)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"not a number at {path}: the value has no JSON form")

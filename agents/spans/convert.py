@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from schemas.records import Span
 
 __all__ = ["ResourceSpans", "from_otlp_json", "from_otlp_proto", "from_sdk_spans"]
@@ -87,14 +89,18 @@ def _any_json(v: dict[str, Any], depth: int = 0) -> Any:
         if key == "arrayValue":
             return [_any_json(x, depth + 1) for x in val.get("values", ())]
         if key == "kvlistValue":
-            return {
-                kv["key"]: _any_json(kv.get("value", {}), depth + 1) for kv in val.get("values", ())
-            }
+            return _attrs_json(val.get("values", ()), depth + 1)
     return None
 
 
-def _attrs_json(kvs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {kv["key"]: _any_json(kv.get("value") or {}) for kv in kvs}
+def _attrs_json(kvs: list[dict[str, Any]], depth: int = 0) -> dict[str, Any]:
+    out = {}
+    for kv in kvs:
+        key = kv["key"]
+        if not isinstance(key, str):
+            raise ValueError(f"attribute keys must be strings, got {key!r}")
+        out[key] = _any_json(kv.get("value") or {}, depth)
+    return out
 
 
 def _enum(value: Any, names: tuple[str, ...], prefix: str) -> str:
@@ -102,6 +108,19 @@ def _enum(value: Any, names: tuple[str, ...], prefix: str) -> str:
         name = value.removeprefix(prefix).lower()
         return name if name in names else names[0]
     return names[value] if isinstance(value, int) and 0 <= value < len(names) else names[0]
+
+
+def _checked(**fields: Any) -> Span:
+    """A Span whose fields have the record's types (a JSON body can put anything anywhere:
+    a number as a name, null as an attribute key). Struct constructors do not check types,
+    and a span that cannot be encoded would fail its whole batch later, far from here."""
+    try:
+        return _SPAN.decode(msgspec.json.encode(fields))
+    except (msgspec.ValidationError, msgspec.EncodeError, TypeError, OverflowError) as exc:
+        raise ValueError(f"invalid span: {exc}") from None
+
+
+_SPAN = msgspec.json.Decoder(Span)
 
 
 def from_otlp_json(doc: dict[str, Any]) -> Iterator[ResourceSpans]:
@@ -117,7 +136,7 @@ def from_otlp_json(doc: dict[str, Any]) -> Iterator[ResourceSpans]:
                     raise ValueError("traceId must be 32 and spanId 16 hex digits")
                 int(trace_id, 16), int(span_id, 16)  # noqa: B018 - validates hex
                 spans.append(
-                    Span(
+                    _checked(
                         trace_id=trace_id,
                         span_id=span_id,
                         parent_span_id=(s.get("parentSpanId") or "").lower() or None,

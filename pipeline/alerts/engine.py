@@ -20,7 +20,7 @@ from pipeline.alerts.routes import INSTANCE, Route, Routes
 from pipeline.alerts.templating import render
 from schemas.records import ZERO_TIME, Alert, WindowAggregate
 
-__all__ = ["RuleSet", "iso"]
+__all__ = ["RuleSet", "alert_id", "instance_keys", "iso"]
 
 _INSTANCE = INSTANCE
 _UNREAD = object()
@@ -30,6 +30,12 @@ GROUP_LABEL = "toka_group"
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def alert_id(fingerprint: str, status: str, starts_at: str) -> str:
+    """An alert record's id: one per fingerprint, status and ``startsAt`` (so per firing
+    episode and severity: escalation starts a new one)."""
+    return digest(fingerprint, status, starts_at)
 
 
 class RuleSet:
@@ -196,34 +202,39 @@ class RuleSet:
         """Transitions due by the clock: absence, ``for`` and ``keep_firing_for`` without new
         data, escalation, flap settling; forgets expired groups."""
         out: list[Alert] = []
-        for key, st in list(states.items()):
-            if not key.startswith(_INSTANCE):
-                continue
-            rule = self._rules.get(st["rule"])
-            if rule is None:  # the rule was removed from the file: close what it opened
-                out += self._resolve_orphan(key, st, now, states)
-                continue
-            if rule.kind == "absence":
-                assert rule.absence is not None
-                t = now
-                cur = _same_kind(rule, st)
-                # "seen" is written only every _seen_slack seconds: wait that much longer,
-                # so a deadman fires after at least `after` of real silence, never early
-                if cur.get("seen") is None:  # a rule that became an absence rule
-                    cur["seen"] = now
-                silent = now - cur["seen"]
-                if silent >= rule.absence.after + _seen_slack(rule) and cur["raw"] == 0:
-                    cur = observe(rule, cur, rule.levels[-1].rank, now)
-                    cur.update(value=silent)
-            else:
-                # estimate event time from the wall clock with the lag seen at the last data
-                cur = _same_kind(rule, st)
-                t = max(cur["t"] or 0.0, now - (cur.get("skew") or 0.0))
-            new = advance(rule, cur, t)
-            if new != states[key]:
-                out += self._commit(rule, key, new, t, now=now, states=states)
+        for key in instance_keys(states):
+            out += self.tick_instance(key, states, now)
         expire_groups(states, now)
         return out
+
+    def tick_instance(self, key: str, states: MutableMapping[str, Any], now: float) -> list[Alert]:
+        """``tick`` for the rule instance at ``key`` alone."""
+        st = states.get(key)
+        if st is None:
+            return []
+        rule = self._rules.get(st["rule"])
+        if rule is None:  # the rule was removed from the file: close what it opened
+            return self._resolve_orphan(key, st, now, states)
+        if rule.kind == "absence":
+            assert rule.absence is not None
+            t = now
+            cur = _same_kind(rule, st)
+            # "seen" is written only every _seen_slack seconds: wait that much longer,
+            # so a deadman fires after at least `after` of real silence, never early
+            if cur.get("seen") is None:  # a rule that became an absence rule
+                cur["seen"] = now
+            silent = now - cur["seen"]
+            if silent >= rule.absence.after + _seen_slack(rule) and cur["raw"] == 0:
+                cur = observe(rule, cur, rule.levels[-1].rank, now)
+                cur.update(value=silent)
+        else:
+            # estimate event time from the wall clock with the lag seen at the last data
+            cur = _same_kind(rule, st)
+            t = max(cur["t"] or 0.0, now - (cur.get("skew") or 0.0))
+        new = advance(rule, cur, t)
+        if new == st:
+            return []
+        return self._commit(rule, key, new, t, now=now, states=states)
 
     # -- state and notifications -------------------------------------------------------
 
@@ -316,6 +327,11 @@ class RuleSet:
         return [_alert_raw(st["rule"], st, sent, "resolved", t)]
 
 
+def instance_keys(states: Mapping[str, Any]) -> list[str]:
+    """The state keys of rule instances (not of groups)."""
+    return [key for key in list(states) if key.startswith(_INSTANCE)]
+
+
 def _fresh(rule: Rule, fp: str, labels: dict[str, str]) -> dict[str, Any]:
     return dict(
         new_state(),
@@ -372,12 +388,15 @@ def _alert_raw(
     rule: str, st: Mapping[str, Any], sent: Mapping[str, Any], status: str, t: float
 ) -> Alert:
     firing = status == "firing"
+    starts = iso(sent["starts"])
     return Alert(
-        id=digest(st["fp"], status, sent["labels"]["severity"], sent["starts"], t),
+        # Deterministic: the same change sent again after a crash (send, then commit) is a
+        # duplicate that consumers drop by id.
+        id=alert_id(st["fp"], status, starts),
         status="firing" if firing else "resolved",
         labels=dict(sent["labels"]),
         annotations=dict(sent["annotations"]),
-        startsAt=iso(sent["starts"]),
+        startsAt=starts,
         endsAt=ZERO_TIME if firing else iso(t),
         fingerprint=st["fp"],
         rule=rule,

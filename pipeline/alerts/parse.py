@@ -32,8 +32,10 @@ def parse_rules(
         raise RuleFileError(
             source, [("rules", "expected a top-level mapping with a `rules:` list")]
         )
-    for key in sorted(set(doc) - {"rules", "grouping", "defaults"}):
-        errors.append((key, "unknown top-level key (expected rules, grouping, defaults)"))
+    # YAML keys may be any scalar (1, null, ""): name each as the file would show it.
+    for key in sorted((k for k in doc if k not in _TOP_LEVEL), key=str):
+        path = key if isinstance(key, str) and key else repr(key)
+        errors.append((path, "unknown top-level key (expected rules, grouping, defaults)"))
     grouping = _grouping(doc.get("grouping"), errors)
     defaults = _defaults(doc.get("defaults"), errors)
     rules: list[Rule] = []
@@ -59,6 +61,9 @@ def parse_rules(
     if errors:
         raise RuleFileError(source, errors)
     return RuleSet(rules, grouping, source=source, default_window=default_window)
+
+
+_TOP_LEVEL = frozenset({"rules", "grouping", "defaults"})
 
 
 def _rule_lines(text: str) -> list[int]:

@@ -5,6 +5,7 @@ Every problem is collected as ``(where: key, expectation)``, not only the first.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -303,7 +304,9 @@ def _positive_duration(v: Any) -> float:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    # .inf and .nan are YAML floats, but no threshold: nothing exceeds .inf, and an alert
+    # record could not carry them (JSON has neither).
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _nonneg(v: Any) -> float:

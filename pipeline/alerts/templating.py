@@ -56,7 +56,7 @@ def _printf(pipe: str, val: Any) -> str:
         return _plain(val)
     try:
         return m.group(1) % val
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "%d" of an infinity overflows
         return _plain(val)
 
 

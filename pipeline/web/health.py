@@ -43,7 +43,13 @@ class Health:
 
 
 class HealthJudge:
-    """Keeps recent per-stage counts; ``evaluate`` gives the verdict for one moment."""
+    """Keeps per-stage counts sampled on a timer; ``evaluate`` gives the verdict for one
+    moment against the sample of about one error window ago.
+
+    Sampling is the timer's job, not the requests': a request only reads, so its cost does
+    not grow with the requests made before it (a scrape every second once kept a minute of
+    snapshots and scanned them all on every call).
+    """
 
     def __init__(self, policy: HealthPolicy | None = None) -> None:
         self.policy = policy or HealthPolicy()
@@ -71,13 +77,26 @@ class HealthJudge:
         problems += self._stalled_stages(now, stages)
         return Health(ok=not problems, problems=problems)
 
+    def sample(self, now: float, stages: Mapping[str, StageCounts]) -> None:
+        """Record the counts of ``now`` (the timer's job; the first call is the start-up
+        baseline, so a stage failing from its first record shows at once)."""
+        self._history.append((now, dict(stages)))
+        self._forget_before(now - self.policy.error_window_seconds)
+
+    @property
+    def samples_held(self) -> int:
+        """Snapshots kept: about error_window_seconds / the sampling interval, plus one."""
+        return len(self._history)
+
+    def _forget_before(self, bound: float) -> None:
+        # Keep the newest snapshot at or before ``bound`` as the baseline, drop older ones
+        # (each snapshot is dropped once: amortised O(1) per call).
+        while len(self._history) > 1 and self._history[1][0] <= bound:
+            self._history.popleft()
+
     def _stalled_stages(self, now: float, stages: Mapping[str, StageCounts]) -> list[str]:
         window = self.policy.error_window_seconds
         base = self._baseline(now - window)
-        self._history.append((now, dict(stages)))
-        # Keep one snapshot older than the window as the next baseline, drop the rest.
-        while len(self._history) > 1 and self._history[1][0] <= now - window:
-            self._history.popleft()
         if base is None:
             return []
         out = []
@@ -97,10 +116,5 @@ class HealthJudge:
         The oldest one (start-up) makes a stage that fails from its first record fail
         health without waiting a whole window.
         """
-        best = None
-        for t, counts in self._history:
-            if t <= at_or_before:
-                best = counts
-        if best is None and self._history:
-            best = self._history[0][1]
-        return best
+        self._forget_before(at_or_before)
+        return self._history[0][1] if self._history else None

@@ -19,14 +19,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from pipeline.stage_errors import registered_guards
 from pipeline.web.collector import WorkerCollector, health_input, stage_counts
-from pipeline.web.health import Health, HealthJudge, HealthPolicy
+from pipeline.web.health import Health, HealthJudge, HealthPolicy, StageCounts
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog, supervisor_for
 from schemas.config import TokaConfig
 
 __all__ = ["install"]
 
-#: How often health is judged between requests (the error window needs a history).
+#: How often the stage counts are sampled for the health history (the error window).
 HEALTH_TICK_SECONDS = 5.0
 
 
@@ -51,15 +51,18 @@ def install(
     app.sensors.add(sensor)
     judge = HealthJudge(policy)
 
+    def counts() -> dict[str, StageCounts]:
+        return health_input(stage_counts(registered_guards(app)))
+
     def health() -> Health:
         return judge.evaluate(
             time.time(),
-            health_input(stage_counts(registered_guards(app))),
+            counts(),
             crashes.dead_agents(stopping=bool(app.should_stop)),
             crashes.recent,
         )
 
-    health()  # the start-up baseline: a stage failing from its first record shows at once
+    judge.sample(time.time(), counts())  # the start-up baseline
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
     registry.register(WorkerCollector(app, sensor, crashes, health))
@@ -84,6 +87,7 @@ def install(
         ready = bool(app.started) and recovered and not app.rebalancing and not app.should_stop
         return self.json({"ready": ready}, status=200 if ready else 503)
 
+    # Requests only read the samples: their cost does not depend on how many came before.
     @app.timer(interval=HEALTH_TICK_SECONDS, name="toka-web-health")
-    async def judge_health() -> None:
-        health()
+    async def sample_health() -> None:
+        judge.sample(time.time(), counts())

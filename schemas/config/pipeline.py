@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from schemas.config.base import Block
+from schemas.config.topics import TopicsConfig
 
 __all__ = ["PipelineConfig"]
 
@@ -53,3 +54,6 @@ class PipelineConfig(Block):
     # a firing alert's endsAt is 4 resends ahead, so a dead pipeline's alerts expire.
     alertmanager_resend_seconds: float = Field(60.0, gt=0)
     alertmanager_timeout_seconds: float = Field(10.0, gt=0)
+    # Replication, min.insync.replicas and retention of the topics the worker creates
+    # (schemas/config/topics.py); the defaults leave each to the broker.
+    topics: TopicsConfig = TopicsConfig()

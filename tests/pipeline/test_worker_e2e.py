@@ -258,3 +258,48 @@ async def test_a_source_with_an_interval_closes_its_window_without_waiting(
     assert waited < 2.5, f"{waited:.1f} s: closed by the idle timeout, not the promise"
     (alert,) = [a for a in alerts if a.labels.get("host") == host]
     assert (alert.status, alert.labels["severity"]) == ("firing", "critical")
+
+
+def test_librdkafka_incident_tooling_reads_a_firing_and_a_resolved_alert(
+    worker: TokaConfig,
+) -> None:
+    """Incident tooling in most languages uses librdkafka: confluent-kafka (librdkafka 2.16)
+    consumes the alerts topic in a consumer group, as such tooling would, and commits."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    host = f"h-{new_id()[:6]}"
+    bs, t = worker.kafka.bootstrap_servers, _window_start(time.time())
+    key = host.encode()
+    metrics = worker.kafka.topic("metrics")
+    asyncio.run(publish(bs, metrics, [(key, encode(batch(host, t + 0.1, cpu=97)))], partition=5))
+    asyncio.run(
+        publish(bs, metrics, [(key, encode(batch(host, t + 3 * WINDOW, cpu=5)))], partition=5)
+    )
+    alerts_topic = worker.kafka.topic("alerts")
+    group = f"incident-tooling-{new_id()[:6]}"
+    consumer = Consumer({
+        "bootstrap.servers": bs, "group.id": group, "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })  # fmt: skip
+    consumer.subscribe([alerts_topic])
+    mine: list[Alert] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and {a.status for a in mine} != {"firing", "resolved"}:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            alert = decode(msg.value(), Alert)
+            assert msg.key() == alert.fingerprint.encode()
+            if alert.labels.get("host") == host:
+                mine.append(alert)
+        assert [a.status for a in mine] == ["firing", "resolved"], mine
+        assert mine[0].fingerprint == mine[1].fingerprint
+        assert mine[0].labels["severity"] == "critical"
+        consumer.commit(asynchronous=False)
+        committed = consumer.committed(
+            [TopicPartition(alerts_topic, p) for p in range(6)], timeout=30
+        )
+        assert sum(max(tp.offset, 0) for tp in committed) > 0
+    finally:
+        consumer.close()
