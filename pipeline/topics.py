@@ -43,7 +43,7 @@ TOPIC_CLASSES = {
     "metrics": "inputs", "spans": "inputs", "benchmarks": "inputs",
     "aggregate-batches": "inputs", "baseline-commands": "inputs",
     "aggregates": "outputs", "alerts": "outputs", "regressions": "outputs",
-    "anomalies": "outputs", "capacity": "outputs",
+    "anomalies": "outputs", "capacity": "outputs", "audit": "outputs",
     "deadletter": "deadletter",
 }  # fmt: skip
 
