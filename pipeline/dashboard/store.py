@@ -155,8 +155,11 @@ class HistoryStore:
         oldest_start = float(columns["window_start"].min())
         _run(con, _MINUTE_PARTIALS, {"width": self.rollup_width})
         for table, width in ROLLUP_LEVELS.items():
-            fold = _FOLD.format(width=width, source="minute_partials", where="")
-            _run(con, f"INSERT INTO {table} {fold}")
+            if width == 60.0:  # already one row per minute bucket
+                _run(con, f"INSERT INTO {table} SELECT * FROM minute_partials")
+            else:
+                fold = _FOLD.format(width=width, source="minute_partials", where="")
+                _run(con, f"INSERT INTO {table} {fold}")
             bucket = float(np.floor(oldest_start / width) * width)
             self._dirty[table] = min(self._dirty.get(table, bucket), bucket)
         fresh = self._fresh_ids(con, batch)
