@@ -157,3 +157,30 @@ def test_openapi_is_valid_json_schema_shape() -> None:
             assert op["summary"]
             for p in op["parameters"]:
                 jsonschema.Draft202012Validator.check_schema(p["schema"])
+
+
+async def test_services_carry_red_values_from_span_aggregates(cfg) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.dashboard.ingest import IngestBatch
+    from schemas.codec import encode
+    from tests.pipeline.dashboard.helpers import aggregate
+
+    async with dashboard_client(cfg, fill_history=False) as (client, dashboard):
+        end = time.time() // 10 * 10
+        labels = {"service": "checkout", "operation": "GET /cart"}
+        batch = IngestBatch()
+        red = [
+            aggregate("h1", "toka_span_calls", end, 1.0, labels=labels),  # 2 calls
+            aggregate("h1", "toka_span_errors", end, 0.5, labels=labels),  # 1 of 2 failed
+            aggregate("h1", "toka_span_duration_seconds", end, 0.2, labels=labels, p95=0.25),
+        ]
+        for i, agg in enumerate(red):
+            batch.add("aggregates", "toka.aggregates", 0, i, ts=end, value=encode(agg))
+        dashboard.store.append(batch)
+        services = await (await client.get("/api/v1/services")).json()
+        assert services == [{"service": "checkout", "last_seen": end,
+                             "calls_per_second": 0.2, "error_ratio": 0.5,
+                             "p95_seconds": 0.25}]  # fmt: skip
+        calls = await (await client.get("/api/v1/series", params={
+            "name": "toka_span_calls", "labels": "service=checkout", "field": "sum",
+            "range": "15m"})).json()  # fmt: skip
+        assert [p[1] for p in calls["series"][0]["points"]] == [2.0]
