@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["ROLLUP_LEVELS", "SKETCH_TABLES", "open_history"]
+from schemas.errors import TokaError
+
+__all__ = ["ROLLUP_LEVELS", "SKETCH_TABLES", "HistoryError", "open_history"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,15 @@ _OFFLINE: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
+#: What DuckDB says of a file it cannot read as a database (rebuilt), as opposed to one it
+#: cannot open (locked by another replica, no permission: an error, the file untouched).
+_UNREADABLE = ("not a valid duckdb database", "corrupt", "checksum", "serializ", "failed to read")
+
+
+class HistoryError(TokaError):
+    """The history file cannot be opened (and is not corrupt: nothing was moved)."""
+
+
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), config=_OFFLINE)
     con.execute(_RAW)
@@ -100,6 +111,10 @@ def open_history(path: Path) -> tuple[duckdb.DuckDBPyConnection, Path | None]:
     try:
         return _connect(path), None
     except duckdb.Error as exc:
+        text = str(exc).lower()
+        if isinstance(exc, duckdb.IOException) and not any(w in text for w in _UNREADABLE):
+            raise HistoryError(f"cannot open the history file {path}: {exc} (each dashboard "
+                               "replica needs a file of its own)") from None  # fmt: skip
         aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
         log.error("history file %s is unreadable (%s): moved to %s, rebuilding from Kafka",
                   path, exc, aside)  # fmt: skip

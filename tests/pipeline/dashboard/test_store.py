@@ -120,3 +120,26 @@ def test_latest_keeps_each_series_newest_window_even_when_an_older_one_comes_lat
     assert store.cursor().execute(latest).fetchall() == [(1020.0, 2.0)]
     store.append(_batch([aggregate("h1", "cpu", 1040.0, 4.0)], offset=4))
     assert store.cursor().execute(latest).fetchall() == [(1040.0, 4.0)]
+
+
+def test_a_file_held_by_another_replica_is_an_error_and_is_not_moved(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from pipeline.dashboard.schema import HistoryError
+
+    path = tmp_path / "h.duckdb"
+    _store(tmp_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(HistoryError, match="lock"):
+            HistoryStore(path, Retention(), rollup_width=10.0)
+        assert path.exists() and not list(tmp_path.glob("*.corrupt-*"))
+    finally:
+        holder.kill()
+        holder.wait()
