@@ -101,5 +101,3 @@ def test_toka_up_shows_windows_and_alerts_and_stops_cleanly(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
     print(f"toka up: first window line after {ready_s:.1f} s: {line}")
-
-
