@@ -36,6 +36,8 @@ SESSION_COOKIE, CSRF_HEADER = "toka_session", "X-CSRF-Token"
 #: Paths anyone may load: the page itself holds no data, and the login form.
 _PUBLIC = ("/", "/login", "/healthz")
 _PUBLIC_PREFIX = "/static/"
+#: Rate-limit buckets kept (one per client address and per token).
+_MAX_BUCKETS = 10_000
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ class Access:
         if rate <= 0:
             return 0.0
         now = time.monotonic()
+        if key not in self._buckets and len(self._buckets) >= _MAX_BUCKETS:
+            del self._buckets[next(iter(self._buckets))]  # the longest-known client goes
         tokens, last = self._buckets.get(key, (2 * rate, now))
         tokens = min(2 * rate, tokens + (now - last) * rate)
         if tokens < 1:
@@ -227,6 +231,9 @@ class Access:
             self.denied[401] += 1
             raise _error(web.HTTPUnauthorized, "unknown token")
         name, role = known
+        now = time.time()
+        for old in [k for k, v in self._sessions.items() if v.expires <= now]:
+            del self._sessions[old]
         sid = secrets.token_urlsafe(32)
         caller = Caller(name, role, "session", secrets.token_urlsafe(24))
         self._sessions[sid] = _Session(caller, time.time() + self._cfg.session_seconds)

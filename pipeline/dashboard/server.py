@@ -19,13 +19,17 @@ from pipeline.dashboard.events import EventHub
 from pipeline.dashboard.store import HistoryStore, Retention
 from pipeline.dashboard.widgets import resolve_widgets
 from schemas.config import TokaConfig
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, TokaError
 
-__all__ = ["Dashboard", "retention_of", "run_dashboard"]
+__all__ = ["Dashboard", "DashboardError", "retention_of", "run_dashboard"]
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
+
+
+class DashboardError(TokaError):
+    """The dashboard cannot start (its address is taken, ...)."""
 
 
 def retention_of(cfg: TokaConfig) -> Retention:
@@ -91,7 +95,12 @@ class Dashboard:
         await self._runner.setup()
         d = self.cfg.dashboard
         site = web.TCPSite(self._runner, d.bind, d.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise DashboardError(f"cannot listen on {d.bind}:{d.port}: {exc.strerror} "
+                                 "(set dashboard.port or dashboard.bind)") from None  # fmt: skip
         port = self._runner.addresses[0][1]
         host = "127.0.0.1" if d.bind in ("0.0.0.0", "") else d.bind
         self.url = f"http://{host}:{port}/"

@@ -184,3 +184,17 @@ async def test_services_carry_red_values_from_span_aggregates(cfg) -> None:  # t
             "name": "toka_span_calls", "labels": "service=checkout", "field": "sum",
             "range": "15m"})).json()  # fmt: skip
         assert [p[1] for p in calls["series"][0]["points"]] == [2.0]
+
+
+async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from pipeline.dashboard.server import Dashboard, DashboardError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        dashboard = Dashboard(config(tmp_path, port=port), consume=False)
+        with pytest.raises(DashboardError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await dashboard.start()
