@@ -57,6 +57,7 @@ bench: $(STAMP) peers
 	$(BIN)/python bench/agent/run.py
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/alert_latency/run.py
+	$(BIN)/python bench/dashboard/run.py
 	$(BIN)/python -m bench.regressions.accuracy
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.accuracy
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.refit_cost

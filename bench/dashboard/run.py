@@ -3,14 +3,14 @@
     .venv/bin/python bench/dashboard/run.py [--records 3000] [--hosts 200] [--requests 200]
 
 In one run:
-  ingest    the worker's real output for the real-shape scenario of bench/pipeline (records
-            of 100 samples, a 10 s scrape interval, 10 s and 1 min windows: one sample per
-            10 s window, the most aggregates per sample), made by the windows core; then
-            (a) decode + append into the history in process, and (b) through the embedded
-            broker into a running HistoryConsumer. Rates in aggregates per CPU second of
-            each side (the machine is shared: CPU time is the figure that does not depend on
-            what else runs), against the core's own output rate: the core is an upper bound of
-            what a real worker emits (the Faust worker adds its own cost on top).
+  ingest    the real-shape scenario of bench/pipeline (records of 100 samples from 50 hosts,
+            a 10 s scrape interval, 10 s and 1 min windows: one sample per 10 s window, the
+            most aggregates per sample). (a) A real ``toka worker`` (every stage) on the
+            embedded broker turns the scrapes into aggregates on toka.aggregates, then the
+            history consumer reads them all: aggregates per second (and per CPU second, the
+            figure that does not depend on what else this shared machine runs) of each.
+            (b) In process, the windows core's output decoded and appended: the decode
+            (schemas.aggregates.read_aggregates) and the store's shares of the cost.
   api       GET /api/v1/series for one host's series over 24 h, on a history of 200 hosts x
             30 series (24 h of 1-minute rollups, 1 h of 10 s windows): p50 and p95 over
             --requests calls.
@@ -38,7 +38,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.dashboard.data import fill_day, worker_output  # noqa: E402
-from bench.pipeline.measure import produce  # noqa: E402
+from bench.pipeline.data import make_records  # noqa: E402
+from bench.pipeline.measure import measure_worker, produce  # noqa: E402
 from pipeline.broker import EmbeddedBroker, free_port  # noqa: E402
 from pipeline.dashboard.consumer import HistoryConsumer  # noqa: E402
 from pipeline.dashboard.ingest import IngestBatch  # noqa: E402
@@ -78,39 +79,58 @@ def bench_ingest(records: int, tmp: Path) -> dict[str, float]:
     store_cpu += time.process_time() - t1
     inproc_cpu = decode_cpu + store_cpu
     store.close()
-    kafka = asyncio.run(_through_kafka(aggs, tmp / "kafka"))
     return {
         "aggregates": len(aggs),
         "worker_core_aggregates_per_cpu_s": len(aggs) / core_cpu,
         "history_aggregates_per_cpu_s": len(aggs) / inproc_cpu,
         "decode_share": decode_cpu / inproc_cpu,
         "store_aggregates_per_cpu_s": len(aggs) / store_cpu,
-        "consumer_aggregates_per_cpu_s": len(aggs) / kafka["cpu_s"],
-        "consumer_aggregates_per_wall_s": len(aggs) / kafka["wall_s"],
     }
 
 
-async def _through_kafka(aggs: list[bytes], tmp: Path) -> dict[str, float]:
-    with EmbeddedBroker(port=free_port(), log_file=tmp.parent / "tansu.log") as broker:
-        cfg = _cfg(tmp, bootstrap_servers=broker.bootstrap)
-        await ensure_topics(cfg)
-        await produce(broker.bootstrap, cfg.kafka.topic("aggregates"),
-                      [(str(i % 64).encode(), v) for i, v in enumerate(aggs)])  # fmt: skip
-        store = HistoryStore(cfg.dashboard.history_file, retention_of(cfg), min(SIZES))
-        consumer = HistoryConsumer(cfg, store, max_records=20_000)
-        task = asyncio.create_task(consumer.run())
-        t0 = c0 = None
-        while consumer.records < len(aggs):
-            if t0 is None and consumer.records:
+def bench_behind_worker(records: int, tmp: Path) -> dict[str, float]:
+    """A real ``toka worker`` (every stage) over real-shape scrapes on the embedded broker,
+    then the history consumer over the aggregates it wrote: both rates, one run."""
+    tmp.mkdir(parents=True)
+    with EmbeddedBroker(port=free_port(), log_file=tmp / "tansu.log") as broker:
+        cfg = _cfg(tmp, bootstrap_servers=broker.bootstrap, topic_prefix="bench.")
+        cfg = cfg.model_copy(update={"pipeline": cfg.pipeline.model_copy(update={
+            "app_id": "toka-bench-dashboard", "web_port": free_port()})})  # fmt: skip
+        asyncio.run(ensure_topics(cfg))
+        scrapes = make_records(50, records, 100, 10.0, time.time())
+        asyncio.run(produce(broker.bootstrap, cfg.kafka.topic("metrics"), scrapes))
+        worker = measure_worker(cfg, len(scrapes), tmp / "worker.log")
+        history = asyncio.run(_consume_all(cfg))
+    aggs = history["aggregates"]
+    return {
+        "scrapes": len(scrapes), "aggregates": aggs,
+        "worker_wall_s": worker["seconds"], "worker_cpu_s": worker["cpu_seconds"],
+        "worker_aggregates_per_s": aggs / worker["seconds"],
+        "worker_aggregates_per_cpu_s": aggs / worker["cpu_seconds"],
+        "history_aggregates_per_s": aggs / history["wall_s"],
+        "history_aggregates_per_cpu_s": aggs / history["cpu_s"],
+    }  # fmt: skip
+
+
+async def _consume_all(cfg: TokaConfig, quiet: float = 5.0) -> dict[str, float]:
+    """Consume until nothing new came for ``quiet`` seconds; the time is to the last row."""
+    store = HistoryStore(cfg.dashboard.history_file, retention_of(cfg), min(SIZES))
+    consumer = HistoryConsumer(cfg, store, max_records=20_000)
+    task = asyncio.create_task(consumer.run())
+    t0 = c0 = None
+    seen, last = 0, (time.perf_counter(), time.process_time())
+    while time.perf_counter() - last[0] < quiet or not seen:
+        await asyncio.sleep(0.05)
+        if task.done():
+            task.result()
+        if consumer.records != seen:
+            if t0 is None:
                 t0, c0 = time.perf_counter(), time.process_time()
-            await asyncio.sleep(0.05)
-            if task.done():
-                task.result()
-        wall, cpu = time.perf_counter() - (t0 or 0), time.process_time() - (c0 or 0)
-        consumer.stop()
-        await task
-        store.close()
-    return {"wall_s": wall, "cpu_s": cpu}
+            seen, last = consumer.records, (time.perf_counter(), time.process_time())
+    consumer.stop()
+    await task
+    store.close()
+    return {"aggregates": seen, "wall_s": last[0] - (t0 or 0), "cpu_s": last[1] - (c0 or 0)}
 
 
 async def bench_reads(hosts: int, requests: int, tmp: Path) -> dict[str, float]:
@@ -186,8 +206,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ingest = bench_ingest(args.records, Path(tmp))
+        ingest["behind_worker"] = bench_behind_worker(args.records, Path(tmp) / "worker")
         reads = asyncio.run(bench_reads(args.hosts, args.requests, Path(tmp)))
     worker = ingest["worker_core_aggregates_per_cpu_s"]
+    real = ingest["behind_worker"]
     rows = [
         ("worker core output (aggregates/CPU s)", f"{worker:,.0f}", ""),
         ("history ingest in process", f"{ingest['history_aggregates_per_cpu_s']:,.0f}",
@@ -195,9 +217,12 @@ def main() -> int:
         ("  of which read_aggregates (decode)", f"{ingest['decode_share']:.0%}", "of the CPU"),
         ("  the store alone (append + compaction)", f"{ingest['store_aggregates_per_cpu_s']:,.0f}",
          f"{ingest['store_aggregates_per_cpu_s'] / worker:.2f}x worker"),
-        ("history ingest via Kafka consumer", f"{ingest['consumer_aggregates_per_cpu_s']:,.0f}",
-         f"{ingest['consumer_aggregates_per_cpu_s'] / worker:.2f}x worker"),
-        ("  same, per wall second", f"{ingest['consumer_aggregates_per_wall_s']:,.0f}", ""),
+        ("real toka worker: aggregates out per s", f"{real['worker_aggregates_per_s']:,.0f}",
+         f"{real['worker_aggregates_per_cpu_s']:,.0f} per CPU s"),
+        ("history consumer behind it: aggregates per s", f"{real['history_aggregates_per_s']:,.0f}",
+         f"{real['history_aggregates_per_s'] / real['worker_aggregates_per_s']:.2f}x the worker; "
+         f"{real['history_aggregates_per_cpu_s']:,.0f} per CPU s "
+         f"({real['history_aggregates_per_cpu_s'] / real['worker_aggregates_per_cpu_s']:.2f}x)"),
         (f"series over 24 h, p95 ({reads['series_requests']} calls)",
          f"{reads['series_p95_ms']:.1f} ms", "target < 100 ms"),
         ("  p50", f"{reads['series_p50_ms']:.1f} ms", ""),
