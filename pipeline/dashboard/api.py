@@ -106,6 +106,7 @@ async def status(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     return _json({
         "records_consumed": ctx.consumer.records if ctx.consumer else 0,
+        "records_delivered_again": ctx.consumer.skipped_again if ctx.consumer else 0,
         "history_bytes": ctx.store.size_bytes(), "counts": dict(ctx.store.counts),
         "live_clients": ctx.hub.clients, "live_dropped": ctx.hub.dropped,
         "moved_aside": str(ctx.store.moved_aside) if ctx.store.moved_aside else None,

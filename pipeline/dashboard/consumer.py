@@ -59,13 +59,17 @@ class _SeekToHistory(ConsumerRebalanceListener):  # type: ignore[misc]
 class HistoryConsumer:
     """Reads the output topics into ``store`` until ``stop()``."""
 
-    def __init__(self, cfg: TokaConfig, store: HistoryStore, max_records: int = 5000) -> None:
+    def __init__(self, cfg: TokaConfig, store: HistoryStore, max_records: int = 20_000) -> None:
         self._cfg, self._store, self._max_records = cfg, store, max_records
         self._kinds = {cfg.kafka.topic(kind): kind for kind in TOPIC_KINDS}
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self.records = 0
         self._writing = asyncio.Lock()
+        #: The next offset of every partition, as far as decoded: a record below it came
+        #: again (a rebalance's seek can land before what is already stored or on its way).
+        self._next: dict[tuple[str, int], int] = {}
+        self.skipped_again = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -75,18 +79,26 @@ class HistoryConsumer:
             group_id=group_id(self._cfg), enable_auto_commit=False,
             auto_offset_reset="earliest", **self._cfg.kafka.client_options(),
         )  # fmt: skip
+        self._next = await asyncio.to_thread(self._store.offsets)
         await consumer.start()
         seek = _SeekToHistory(consumer, self._store, self._writing)
         consumer.subscribe(list(self._kinds), listener=seek)
         last_prune = last_compact = time.monotonic()
+        appending: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
                 polled = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
                 if consumer.assignment():
                     self.ready.set()
-                if polled:
-                    async with self._writing:
-                        await self._write(consumer, polled)
+                if appending is not None and appending.done():
+                    appending.result()  # a failed append stops the consumer, loudly
+                batch = self._decode(polled) if polled else None
+                if batch is not None and batch.records:
+                    # One append at a time, in order. It holds the lock from here: the next
+                    # poll and decode overlap it (DuckDB works off the GIL), and a rebalance
+                    # reads the stored offsets only once it has committed.
+                    await self._writing.acquire()
+                    appending = asyncio.create_task(self._append(consumer, batch))
                 if time.monotonic() - last_compact > _COMPACT_EVERY:
                     last_compact = time.monotonic()
                     async with self._writing:
@@ -96,17 +108,35 @@ class HistoryConsumer:
                     async with self._writing:
                         await asyncio.to_thread(self._store.prune)
         finally:
+            if appending is not None:
+                await asyncio.gather(appending, return_exceptions=True)
             await consumer.stop()
+        if appending is not None:
+            appending.result()
 
-    async def _write(self, consumer: AIOKafkaConsumer, polled: dict[Any, list[Any]]) -> None:
+    def _decode(self, polled: dict[Any, list[Any]]) -> IngestBatch:
         batch = IngestBatch()
         for tp, records in polled.items():
-            kind = self._kinds[tp.topic]
+            kind, key = self._kinds[tp.topic], (tp.topic, tp.partition)
+            start = self._next.get(key, 0)
             for rec in records:
+                if rec.offset < start:
+                    self.skipped_again += 1
+                    continue
                 batch.add(kind, tp.topic, tp.partition, rec.offset, ts=rec.timestamp / 1000.0,
                           value=rec.value)  # fmt: skip
-        await asyncio.to_thread(self._store.append, batch)
-        self.records += sum(len(r) for r in polled.values())
+                batch.records += 1
+            if records:
+                self._next[key] = max(start, records[-1].offset + 1)
+        return batch
+
+    async def _append(self, consumer: AIOKafkaConsumer, batch: IngestBatch) -> None:
+        """Runs with the write lock held (taken by the caller); releases it when stored."""
+        try:
+            await asyncio.to_thread(self._store.append, batch)
+        finally:
+            self._writing.release()
+        self.records += batch.records
         if batch.bad:
             log.warning("history: skipped undecodable records %s", dict(batch.bad))
         try:  # informational only: the history's own offsets decide where a restart starts

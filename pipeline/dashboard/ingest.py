@@ -43,6 +43,8 @@ class IngestBatch:
     findings: list[tuple[str, str, float, str, str, str, str]] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     bad: Counter[str] = field(default_factory=Counter)
+    #: Kafka records the batch was made of (aggregates records can hold many aggregates).
+    records: int = 0
 
     def add(self, kind: str, topic: str, partition: int, offset: int, *, ts: float,
             value: bytes | None) -> None:  # fmt: skip

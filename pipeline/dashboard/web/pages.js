@@ -88,7 +88,7 @@ Toka.pages.host = {
     const latest = {};
     for (const s of info.series) if (!Object.keys(s.labels).length) latest[s.name] = s;
     const fact = (label, value) => `<div class="fact"><div class="label">${label}</div><div class="value">${value}</div></div>`;
-    const others = info.series.map((s) => `<tr><td class="mono">${esc(s.name)}${esc(labelText(s.labels))}</td>
+    const others = info.series.map((s, i) => `<tr class="pick" data-series="${i}" title="chart this series"><td class="mono">${esc(s.name)}${esc(labelText(s.labels))}</td>
       <td>${esc(s.type)}</td><td class="num">${fmt(s.type === "counter" ? s.rate : s.mean, 2)}${s.type === "counter" ? "/s" : ""}</td>
       <td class="num">${fmt(s.max, 2)}</td></tr>`).join("");
     const forecasts = info.capacity.map((f) => `<tr><td class="mono">${esc(f.name)}</td><td>${esc(f.model)}</td>
@@ -107,9 +107,24 @@ Toka.pages.host = {
       + card("Active alerts", `<table>${ALERT_HEAD.replace("<th>Host</th>", "")}<tbody>${alertRows(info.alerts, Date.now() / 1000, false)}</tbody></table>`)
       + card("Capacity forecasts", `<table><thead><tr><th>Series</th><th>Model</th><th class="num">Time to critical</th>
           <th>Recommendation</th></tr></thead><tbody>${forecasts}</tbody></table>`, `<a href="#/capacity">capacity →</a>`)
+      + card("Series", `<div class="chart" id="chart-picked"></div><p class="muted small" id="picked-hint">Pick a series below to chart it.</p>`)
       + card("All series", `<table><thead><tr><th>Series</th><th>Type</th><th class="num">Latest</th><th class="num">Max</th></tr></thead>
           <tbody>${others}</tbody></table>`) + `</div>`);
     bindRange();
+    const pick = async (s) => {
+      const picked = await series({ name: s.name, series: s.series, field: s.type === "counter" ? "rate" : "mean" });
+      const node = document.getElementById("chart-picked");
+      const old = echarts.getInstanceByDom(node);
+      if (old) { Toka.charts.delete(old); old.dispose(); }
+      lineChart(node, picked, { area: true, label: () => s.name + labelText(s.labels) });
+      document.getElementById("picked-hint").textContent = s.name + labelText(s.labels);
+      Toka.picked = s.series;
+    };
+    for (const row of document.querySelectorAll("tr.pick")) {
+      row.addEventListener("click", () => pick(info.series[Number(row.dataset.series)]));
+    }
+    const again = info.series.find((s) => s.series === Toka.picked) || info.series[0];
+    if (again) pick(again);
     const [cpu, memory, disk, rx, tx] = await Promise.all([
       series({ name: "system_cpu_percent", host }), series({ name: "system_memory_percent", host }),
       series({ name: "system_disk_used_percent", host, field: "max" }),

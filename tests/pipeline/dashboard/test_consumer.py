@@ -20,20 +20,20 @@ from tests.support.kafka import publish
 pytestmark = pytest.mark.integration
 
 
-async def _consume_until(cfg: TokaConfig, store: HistoryStore, rows: int) -> HistoryConsumer:
+async def _consume_until(cfg: TokaConfig, store: HistoryStore, records: int) -> HistoryConsumer:
+    """Run a consumer until it has stored ``records`` Kafka records, and a while longer."""
     consumer = HistoryConsumer(cfg, store)
     task = asyncio.create_task(consumer.run())
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            done = store.cursor().execute("SELECT count(*) FROM raw").fetchone()
-            if done and done[0] >= rows:
-                await asyncio.sleep(1.0)  # anything more (a duplicate) would show now
+            if consumer.records >= records:
+                await asyncio.sleep(1.5)  # anything more (a duplicate) would show now
                 return consumer
             if task.done():
                 task.result()
             await asyncio.sleep(0.2)
-        raise AssertionError(f"history has {done} rows, wanted {rows}")
+        raise AssertionError(f"stored {consumer.records} records, wanted {records}")
     finally:
         consumer.stop()
         await task
@@ -62,13 +62,13 @@ async def test_restart_resumes_with_no_gap_and_no_duplicate(
     await publish(cfg.kafka.bootstrap_servers, cfg.kafka.topic("alerts"),
                   [(b"f", encode(alert("h1")))])  # fmt: skip
     store = HistoryStore(cfg.dashboard.history_file, Retention(), rollup_width=10.0)
-    first = await _consume_until(cfg, store, 30)
+    first = await _consume_until(cfg, store, 31)
     assert first.records == 31
     store.close()
 
     await _publish_aggregates(cfg, now - 2000, 20)
     store = HistoryStore(cfg.dashboard.history_file, Retention(), rollup_width=10.0)
-    second = await _consume_until(cfg, store, 50)
+    second = await _consume_until(cfg, store, 20)
     # the second run read only what came after the first one's last row
     assert second.records == 20
     cur = store.cursor()
@@ -88,7 +88,33 @@ async def test_corrupt_history_is_rebuilt_from_the_topics(
     cfg.dashboard.history_file.write_bytes(b"\x00garbage" * 4096)
     store = HistoryStore(cfg.dashboard.history_file, Retention(), rollup_width=10.0)
     assert store.moved_aside is not None
-    await _consume_until(cfg, store, 12)
+    await _consume_until(cfg, store, 13)
     cur = store.cursor()
     assert cur.execute("SELECT count(*) FROM raw").fetchone() == (12,)
     assert cur.execute("SELECT kind FROM findings").fetchall() == [("capacity",)]
+
+
+def test_records_delivered_again_after_a_seek_are_skipped(
+    kafka_config: TokaConfig, tmp_path: Path
+) -> None:
+    """A rebalance can seek a partition back to the stored offset while later records are
+    already on their way to the store; those come again and must not be stored twice."""
+    from collections import namedtuple
+
+    from aiokafka import TopicPartition
+
+    record = namedtuple("record", "offset timestamp value")
+    cfg = _config(kafka_config, tmp_path)
+    store = HistoryStore(cfg.dashboard.history_file, Retention(), rollup_width=10.0)
+    consumer = HistoryConsumer(cfg, store)
+    tp = TopicPartition(cfg.kafka.topic("aggregates"), 0)
+
+    def polled(offsets: range) -> dict:
+        return {tp: [record(o, 0, encode(aggregate("h1", "cpu", 1000.0 + 10 * o, 1.0)))
+                     for o in offsets]}  # fmt: skip
+
+    first = consumer._decode(polled(range(5)))
+    again = consumer._decode(polled(range(3, 7)))
+    assert (first.records, again.records, consumer.skipped_again) == (5, 2, 2)
+    assert [a.window_end for a in again.aggregates] == [1050.0, 1060.0]
+    assert again.offsets == {(tp.topic, 0): 7}
