@@ -94,6 +94,15 @@ Toka.pages.host = {
     const forecasts = info.capacity.map((f) => `<tr><td class="mono">${esc(f.name)}</td><td>${esc(f.model)}</td>
       <td class="num">${f.time_to_critical_seconds ? age(f.time_to_critical_seconds) : "beyond horizon"}</td>
       <td>${badge(f.recommendation)}</td></tr>`).join("") || emptyRow(4, "No forecast for this host yet");
+    const chosen = info.series.find((x) => x.series === Toka.picked) || info.series[0];
+    const pickedOf = (x) => series({ name: x.name, series: x.series, field: x.type === "counter" ? "rate" : "mean" });
+    // Everything is fetched before the page is replaced: a refresh never shows empty charts.
+    const [cpu, memory, disk, rx, tx, picked] = await Promise.all([
+      series({ name: "system_cpu_percent", host }), series({ name: "system_memory_percent", host }),
+      series({ name: "system_disk_used_percent", host, field: "max" }),
+      series({ name: "system_network_receive_bytes_total", host, field: "rate" }),
+      series({ name: "system_network_transmit_bytes_total", host, field: "rate" }),
+      chosen ? pickedOf(chosen) : null]);
     setPage(rangeBar() + `<div class="grid">`
       + card("Now", `<div class="facts">${fact("CPU", fmt(latest.system_cpu_percent?.mean) + "%")}
           ${fact("Memory", fmt(latest.system_memory_percent?.mean) + "%")}
@@ -111,25 +120,19 @@ Toka.pages.host = {
       + card("All series", `<table><thead><tr><th>Series</th><th>Type</th><th class="num">Latest</th><th class="num">Max</th></tr></thead>
           <tbody>${others}</tbody></table>`) + `</div>`);
     bindRange();
-    const pick = async (s) => {
-      const picked = await series({ name: s.name, series: s.series, field: s.type === "counter" ? "rate" : "mean" });
+    const draw = (x, data) => {
       const node = document.getElementById("chart-picked");
       const old = echarts.getInstanceByDom(node);
       if (old) { Toka.charts.delete(old); old.dispose(); }
-      lineChart(node, picked, { area: true, label: () => s.name + labelText(s.labels) });
-      document.getElementById("picked-hint").textContent = s.name + labelText(s.labels);
-      Toka.picked = s.series;
+      lineChart(node, data, { area: true, label: () => x.name + labelText(x.labels) });
+      document.getElementById("picked-hint").textContent = x.name + labelText(x.labels);
+      Toka.picked = x.series;
     };
     for (const row of document.querySelectorAll("tr.pick")) {
-      row.addEventListener("click", () => pick(info.series[Number(row.dataset.series)]));
+      const x = info.series[Number(row.dataset.series)];
+      row.addEventListener("click", async () => draw(x, await pickedOf(x)));
     }
-    const again = info.series.find((s) => s.series === Toka.picked) || info.series[0];
-    if (again) pick(again);
-    const [cpu, memory, disk, rx, tx] = await Promise.all([
-      series({ name: "system_cpu_percent", host }), series({ name: "system_memory_percent", host }),
-      series({ name: "system_disk_used_percent", host, field: "max" }),
-      series({ name: "system_network_receive_bytes_total", host, field: "rate" }),
-      series({ name: "system_network_transmit_bytes_total", host, field: "rate" })]);
+    if (chosen) draw(chosen, picked);
     const only = (s) => labelText(s.labels).trim() || s.host;
     lineChart(document.getElementById("chart-cpu"), cpu, { unit: "%", max: 100, area: true,
       warning: t.cpu_warning_percent, critical: t.cpu_critical_percent, label: () => "cpu" });
@@ -158,15 +161,15 @@ Toka.pages.services = {
 Toka.pages.service = {
   title: (name) => "Service · " + name, nav: "services",
   async render(name) {
-    setPage(rangeBar() + `<div class="grid two">` + card("Calls per second", `<div class="chart" id="chart-calls"></div>`)
-      + card("Error ratio %", `<div class="chart" id="chart-errors"></div>`)
-      + card("Duration p50 / p95 / p99 (ms)", `<div class="chart" id="chart-duration"></div>`) + `</div>`);
-    bindRange();
     const labels = "service=" + name;
     const [calls, errors, p50, p95, p99] = await Promise.all([
       series({ name: "toka_span_calls", labels, field: "sum" }),
       series({ name: "toka_span_errors", labels, field: "mean" }),
       ...["p50", "p95", "p99"].map((field) => series({ name: "toka_span_duration_seconds", labels, field }))]);
+    setPage(rangeBar() + `<div class="grid two">` + card("Calls per second", `<div class="chart" id="chart-calls"></div>`)
+      + card("Error ratio %", `<div class="chart" id="chart-errors"></div>`)
+      + card("Duration p50 / p95 / p99 (ms)", `<div class="chart" id="chart-duration"></div>`) + `</div>`);
+    bindRange();
     const op = (s) => s.labels.operation || s.series;
     lineChart(document.getElementById("chart-calls"), calls, { scale: 1 / calls.step, label: op });
     lineChart(document.getElementById("chart-errors"), errors, { scale: 100, unit: "%", label: op });
@@ -215,6 +218,11 @@ Toka.pages.capacity = {
       setPage(card("Capacity forecasts", `<p class="empty">No forecast yet: the capacity stage needs a few hours of history per series.</p>`));
       return;
     }
+    const histories = await Promise.all(forecasts.map(async (f) => {
+      const history = await api("/api/v1/series?" + new URLSearchParams({ name: f.name, host: f.host, range: "7d" }));
+      return history.series.filter((s) => s.series === f.series).flatMap((s) => s.points)
+        .map(([t, v]) => [t * 1000, v]);
+    }));
     setPage(`<div class="grid two">` + forecasts.map((f, i) => card(`${f.host} · ${f.name}`,
       `<div class="facts">
         <div class="fact"><div class="label">Now</div><div class="value">${fmt(f.current_value)}</div></div>
@@ -222,12 +230,7 @@ Toka.pages.capacity = {
         <div class="fact"><div class="label">To critical</div><div class="value">${f.time_to_critical_seconds ? age(f.time_to_critical_seconds) : "—"}</div></div>
         <div class="fact"><div class="label">Model</div><div class="value">${esc(f.model)} <span class="muted small">${esc(f.growth_pattern)}</span></div></div>
       </div><div class="chart tall" id="forecast-${i}"></div>`, badge(f.recommendation))).join("") + `</div>`);
-    await Promise.all(forecasts.map(async (f, i) => {
-      const history = await api("/api/v1/series?" + new URLSearchParams({ name: f.name, host: f.host, range: "7d" }));
-      const points = history.series.filter((s) => s.series === f.series).flatMap((s) => s.points)
-        .map(([t, v]) => [t * 1000, v]);
-      forecastChart(document.getElementById("forecast-" + i), f, points);
-    }));
+    forecasts.forEach((f, i) => forecastChart(document.getElementById("forecast-" + i), f, histories[i]));
   },
 };
 

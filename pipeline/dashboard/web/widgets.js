@@ -9,22 +9,22 @@ function latestPerSeries(result) {
 }
 
 const WIDGET_KINDS = {
-  async gauge(node, w, data) {
+  gauge(node, w, data) {
     const values = latestPerSeries(data).filter((v) => v.value !== null);
     const top = values.reduce((a, b) => (b.value > (a?.value ?? -Infinity) ? b : a), null);
     const title = values.length > 1 ? `max of ${values.length}: ${top.name}` : (top ? top.name : "no data");
     gaugeChart(node, top ? top.value : null, title, w.metric.endsWith("percent") ? 100 : Math.max(1, (top?.value || 0) * 1.5));
   },
-  async line(node, w, data) { lineChart(node, data, { area: data.series.length === 1 }); },
-  async bar(node, w, data) {
+  line(node, w, data) { lineChart(node, data, { area: data.series.length === 1 }); },
+  bar(node, w, data) {
     const values = latestPerSeries(data);
     barChart(node, values.map((v) => v.name), values.map((v) => v.value));
   },
-  async counter(node, w, data) {
+  counter(node, w, data) {
     const total = latestPerSeries(data).reduce((sum, v) => sum + (v.value || 0), 0);
     node.innerHTML = `<div class="counter">${fmt(total)}</div><div class="muted small" style="text-align:center">sum of the latest ${esc(w.field)} over ${data.series.length} series</div>`;
   },
-  async table(node, w, data) {
+  table(node, w, data) {
     if (w.metric === "alerts") {
       const now = Date.now() / 1000;
       node.innerHTML = `<table>${ALERT_HEAD}<tbody>${alertRows(data, now)}</tbody></table>`;
@@ -34,29 +34,24 @@ const WIDGET_KINDS = {
       latestPerSeries(data).map((v) => `<tr><td>${esc(v.name)}</td><td class="num">${fmt(v.value, 2)}</td></tr>`).join("")
       || emptyRow(2, "no data")}</tbody></table>`;
   },
-  async heatmap(node, w, data) { heatmapChart(node, data); },
+  heatmap(node, w, data) { heatmapChart(node, data); },
 };
 
 Toka.pages.widgets = {
   title: () => "Dashboard",
   async render() {
     const widgets = Toka.config.widgets;
+    const data = await Promise.all(widgets.map((w) => {
+      if (w.metric === "alerts") return api("/api/v1/alerts");
+      const params = { name: w.metric, field: w.field };
+      if (w.host) params.host = w.host;
+      if (["gauge", "bar", "counter", "table"].includes(w.type)) params.range = "15m";
+      return series(params);
+    }));
     setPage(rangeBar() + `<div class="grid two">` + widgets.map((w) => card(w.title,
       `<div id="widget-${esc(w.id)}" class="${["table", "counter"].includes(w.type) ? "" : "chart"}" data-type="${esc(w.type)}"></div>`,
       `<span class="muted small mono">${esc(w.type)} · ${esc(w.metric)}${w.spec_name !== w.metric ? " (" + esc(w.spec_name) + ")" : ""}</span>`)).join("") + `</div>`);
     bindRange();
-    await Promise.all(widgets.map(async (w) => {
-      const node = document.getElementById("widget-" + w.id);
-      let data;
-      if (w.metric === "alerts") {
-        data = await api("/api/v1/alerts");
-      } else {
-        const params = { name: w.metric, field: w.field };
-        if (w.host) params.host = w.host;
-        if (["gauge", "bar", "counter", "table"].includes(w.type)) params.range = "15m";
-        data = await series(params);
-      }
-      await WIDGET_KINDS[w.type](node, w, data);
-    }));
+    widgets.forEach((w, i) => WIDGET_KINDS[w.type](document.getElementById("widget-" + w.id), w, data[i]));
   },
 };
