@@ -27,7 +27,7 @@ const WIDGET_KINDS = {
   table(node, w, data) {
     if (w.metric === "alerts") {
       const now = Date.now() / 1000;
-      node.innerHTML = `<table>${ALERT_HEAD}<tbody>${alertRows(data, now)}</tbody></table>`;
+      node.innerHTML = `<div class="scroll"><table>${ALERT_HEAD}<tbody>${alertRows(data, now)}</tbody></table></div>`;
       return;
     }
     node.innerHTML = `<table><thead><tr><th>Series</th><th class="num">${esc(w.field)}</th></tr></thead><tbody>${
