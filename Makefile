@@ -56,6 +56,7 @@ peers:
 bench: $(STAMP) peers
 	$(BIN)/python bench/agent/run.py
 	$(BIN)/python bench/pipeline/run.py
+	$(BIN)/python bench/scale/run.py
 	$(BIN)/python bench/alert_latency/run.py
 	$(BIN)/python bench/dashboard/run.py
 	$(BIN)/python -m bench.regressions.accuracy

@@ -55,6 +55,8 @@ def source_interval(cfg: TokaConfig, block: Any) -> float:
 
 def build_sources(cfg: TokaConfig) -> SourceRegistry:
     reg = SourceRegistry()
+    if not cfg.performance.metrics_enabled:
+        return reg
     s = cfg.agent.sources
     if s.system.enabled:
         from agents.sources.system import SystemSource
@@ -254,19 +256,45 @@ class AgentRuntime:
             server = MetricsServer(self.metrics.registry, self.health, http.host, http.port)
             if await self._start_server("http", server):
                 self.http_port = server.port
-        otlp = self.cfg.agent.sources.otlp
-        if otlp.enabled and self.cfg.performance.tracing_enabled:
+        otlp, perf = self.cfg.agent.sources.otlp, self.cfg.performance
+        if otlp.enabled and (perf.tracing_enabled or perf.metrics_enabled):
+            from aiohttp import web
+
             from agents.aioserver import HttpServer
+            from agents.otlp_metrics.route import add_metrics_route
             from agents.spans.receiver import make_receiver_app
 
-            self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
-            app = make_receiver_app(
-                self.intake, self.metrics, otlp.max_body_bytes, lambda: self.publisher.saturated
-            )
+            saturated = lambda: self.publisher.saturated  # noqa: E731
+            if perf.tracing_enabled:  # POST /v1/traces
+                self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
+                app = make_receiver_app(self.intake, self.metrics, otlp.max_body_bytes, saturated)
+            else:
+                app = web.Application(client_max_size=otlp.max_body_bytes)
+            if perf.metrics_enabled:  # POST /v1/metrics
+                add_metrics_route(app, self.publish_pushed, self.metrics,
+                                  max_body=otlp.max_body_bytes, saturated=saturated)  # fmt: skip
             if await self._start_server("otlp", HttpServer(app, otlp.host, otlp.port)):
                 self.otlp_port = self._servers[-1].port
-                every = otlp.batch_max_age_seconds / 2
-                self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+                if self.intake is not None:
+                    every = otlp.batch_max_age_seconds / 2
+                    self._loops["otlp-flush"] = asyncio.create_task(self._flush_spans(every))
+
+    def publish_pushed(self, group: tuple[dict[str, str], list[Sample]]) -> None:
+        """Metrics an application pushed (OTLP): one MetricBatch of this host per resource,
+        through the same redaction and limits as collected ones. Never raises."""
+        resource, samples = group
+        try:
+            samples = self.prepare("otlp_metrics", samples)
+            batch = metric_batch(self.cfg.agent.host, "otlp_metrics", samples, self._clock(),
+                                 resource)  # fmt: skip
+            records = metric_records(self._topic, batch, self.cfg.agent.publisher.max_record_bytes)
+        except Exception as exc:  # noqa: BLE001 - a bad push must not stop the receiver
+            self.metrics.source_errors.labels("otlp_metrics").inc()
+            self._log.log(logging.ERROR, "src:otlp_metrics", "pushed metrics: %r", exc)
+            return
+        for rec in records:
+            self.publisher.submit(rec)
+        self.metrics.collected.labels("otlp_metrics").inc(len(records))
 
     async def _flush_spans(self, every: float) -> None:
         assert self.intake is not None

@@ -18,18 +18,36 @@ from pipeline.partitioner import CachingPartitioner
 from pipeline.topics import apply_changelog_settings
 from schemas.config import TokaConfig
 
-__all__ = ["STAGE_MODULES", "Topics", "create_app"]
+__all__ = ["STAGE_MODULES", "Topics", "create_app", "enabled_stages"]
 
 #: Stage modules, each with ``install(app, topics, cfg)``. Order does not matter.
 STAGE_MODULES = [
     "pipeline.windows.stage",
     "pipeline.spans.stage",
+    "pipeline.otlp_metrics.stage",  # the Collector's otlp_metrics -> toka.metrics
     "pipeline.sinks.stage",
     "pipeline.regressions.stage",
     "pipeline.anomalies.stage",
     "pipeline.capacity.stage",
     "pipeline.web.stage",  # /metrics, /healthz, /readyz; counts agent crashes
 ]
+
+
+#: Stages a performance switch turns off (the analytics stages read their own ``enabled``).
+_SWITCHED = {
+    "pipeline.windows.stage": "metrics_enabled",
+    "pipeline.otlp_metrics.stage": "metrics_enabled",
+    "pipeline.spans.stage": "tracing_enabled",
+}
+
+
+def enabled_stages(cfg: TokaConfig) -> list[str]:
+    """STAGE_MODULES less the ones the configuration switches off."""
+    return [
+        module
+        for module in STAGE_MODULES
+        if getattr(cfg.performance, _SWITCHED.get(module, ""), True)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +141,7 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
         }
     )
     cast(Any, app).toka_topics = topics
-    for module in STAGE_MODULES if stages is None else stages:
+    for module in enabled_stages(cfg) if stages is None else stages:
         importlib.import_module(module).install(app, topics, cfg)
     apply_changelog_settings(app, cfg)  # every table exists now; Faust creates them at start
     return app

@@ -51,6 +51,8 @@ def run_up(cfg: TokaConfig, config_path: str | None, log_dir: Path) -> int:
         if cfg.dashboard.enabled:
             children["dashboard"] = _child("dashboard", config_path, env)
             _announce_dashboard(cfg, children["dashboard"])
+        if cfg.remote_write.enabled:
+            children["remote-write"] = _child("remote-write", config_path, env)
         return asyncio.run(_console(cfg, children, started))
     finally:
         for proc in children.values():

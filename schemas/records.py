@@ -6,7 +6,7 @@ Every input record carries a unique ``id`` so consumers can drop duplicates afte
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -82,12 +82,18 @@ class Span(_Record, frozen=True):
 
 
 class SpanBatch(_Record, frozen=True, tag_field="schema", tag="toka.span_batch.v1"):
-    """Many spans from one service. Key: service."""
+    """Many spans from one service. Key: service.
+
+    ``sample_rate``: the probability with which these spans were kept (the agent's head
+    sampling, ``performance.tracing_sample_rate``); each stands for ``1 / sample_rate``
+    spans, so RED call and error counts estimate the real traffic.
+    """
 
     id: str
     host: str
     spans: list[Span]
     resource: dict[str, str] = {}
+    sample_rate: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
 
 
 class WindowAggregate(_Record, frozen=True, tag_field="schema", tag="toka.window_aggregate.v1"):

@@ -106,7 +106,10 @@ class SpanIntake:
         self._pending.clear()
 
     def _publish(self, resource: dict[str, str], spans: list[Span]) -> None:
-        batch = SpanBatch(id=new_id(), host=self._host, spans=spans, resource=resource)
+        batch = SpanBatch(
+            id=new_id(), host=self._host, spans=spans, resource=resource,
+            sample_rate=self._sampler.rate,
+        )  # fmt: skip
         records = span_records(self._topic, batch, self._max_bytes)
         for rec in records:
             self._emit(rec)

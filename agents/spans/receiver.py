@@ -13,6 +13,7 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
+from agents.otlp_status import status_proto
 from agents.ratelog import RateLimitedLog
 from agents.selfmetrics import AgentMetrics
 from agents.spans.convert import from_otlp_json, from_otlp_proto
@@ -32,21 +33,6 @@ class _Reject(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _status_proto(code: int, message: str) -> bytes:
-    """google.rpc.Status {code = 1; message = 2}, encoded by hand (no extra dependency)."""
-    msg = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(msg)) + msg
 
 
 def make_receiver_app(
@@ -114,7 +100,7 @@ def make_receiver_app(
                     {"code": code, "message": r.message}, status=r.status, headers=headers
                 )
             return web.Response(
-                body=_status_proto(code, r.message), status=r.status, content_type=PROTOBUF,
+                body=status_proto(code, r.message), status=r.status, content_type=PROTOBUF,
                 headers=headers,
             )  # fmt: skip
         resp = ExportTraceServiceResponse()

@@ -8,9 +8,24 @@ from pipeline.alerts.engine import RuleSet
 from pipeline.alerts.errors import RuleFileError
 from pipeline.alerts.model import Level, Rule
 from pipeline.alerts.parse import parse_rules
+from schemas.config import TokaConfig
 from schemas.config.seed import Thresholds
 
-__all__ = ["default_rules", "load_rules"]
+__all__ = ["WARNING_FOR_SECONDS", "default_rules", "load_rules", "worker_rules"]
+
+#: Warnings fire once the condition has held this long (4 consecutive 10-s windows), so a
+#: one-window spike (a process starting) does not page; critical fires on one window.
+WARNING_FOR_SECONDS = 30.0
+
+
+def worker_rules(cfg: TokaConfig) -> RuleSet:
+    """The rules a worker evaluates: none when monitoring.enabled is false."""
+    pc = cfg.pipeline
+    if not cfg.monitoring.enabled:
+        return RuleSet([], source="monitoring.enabled: false")
+    return load_rules(
+        pc.rules_file, cfg.monitoring.thresholds, default_window=min(pc.window_seconds)
+    )
 
 
 def load_rules(
@@ -32,7 +47,8 @@ def load_rules(
 
 
 def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSet:
-    """The seed's CPU and memory thresholds on the window mean (warning, critical)."""
+    """The seed's CPU and memory thresholds on the window mean: a warning once sustained for
+    WARNING_FOR_SECONDS, critical on one window."""
 
     def rule(name: str, metric: str, what: str, warn: float, crit: float) -> Rule:
         return Rule(
@@ -40,7 +56,10 @@ def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSe
             metric=metric,
             field="mean",
             op=">",
-            levels=(Level("warning", warn, warn), Level("critical", crit, crit)),
+            levels=(
+                Level("warning", warn, warn, WARNING_FOR_SECONDS),
+                Level("critical", crit, crit),
+            ),
             annotations={
                 "summary": f'{what} on {{{{ $labels.host }}}} at {{{{ $value | printf "%.1f" }}}}%'
                 " (threshold {{ $threshold }}%)",

@@ -2,8 +2,9 @@
 over a small plain dict, so it can live in a changelogged table and tests can build it.
 
 Two ranks are tracked: ``raw``, the severity rank the latest data supports, and ``rank``, the
-rank that fires. ``raw`` above ``rank`` for ``for`` seconds raises ``rank`` (pending before
-firing); ``raw`` below ``rank`` for ``keep_firing_for`` seconds lowers it (0 resolves).
+rank that fires. ``raw`` above ``rank`` for ``for`` seconds (the ``for`` of the level
+``raw`` names, else the rule's) raises ``rank`` (pending before firing); ``raw`` below
+``rank`` for ``keep_firing_for`` seconds lowers it (0 resolves).
 Escalation adds steps on top of ``rank`` while it stays put for ``escalate_after`` seconds.
 Flap detection watches the effective rank and holds notifications while it changes too often.
 
@@ -64,7 +65,7 @@ def advance(rule: Rule, st: State, t: float) -> State:
     before = effective_rank(rule, st)
     new = dict(st)
     raw, rank = new["raw"], new["rank"]
-    if raw > rank and new["up"] is not None and t - new["up"] >= rule.for_:
+    if raw > rank and new["up"] is not None and t - new["up"] >= rule.pending_for(raw):
         new.update(rank=raw, up=None, down=None, esc=0, since=t)
     elif raw < rank and new["down"] is not None and t - new["down"] >= rule.keep_firing_for:
         new.update(rank=raw, up=None, down=None, esc=0, since=t if raw else None)

@@ -61,11 +61,14 @@ class Matcher:
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    """One severity of a rule: fire past ``value``; once firing, stay until past ``resolve``."""
+    """One severity of a rule: fire past ``value``; once firing, stay until past ``resolve``.
+    ``for_``: how long the data must hold this severity before it fires (None: the rule's
+    ``for``), so a warning can wait for a sustained condition while critical fires at once."""
 
     severity: str
     value: float
     resolve: float
+    for_: float | None = None
 
     @property
     def rank(self) -> int:
@@ -140,6 +143,11 @@ class Rule:
             if cmp(value, limit):
                 best = lv.rank
         return best
+
+    def pending_for(self, rank: int) -> float:
+        """Seconds the data must support ``rank`` before it fires."""
+        lv = self.level(rank)
+        return self.for_ if lv is None or lv.for_ is None else lv.for_
 
     def level(self, rank: int) -> Level | None:
         for lv in self.levels:

@@ -200,7 +200,7 @@ class RuleParser:
             self.err(
                 "thresholds",
                 "expected a mapping of severity (low, medium|warning, high, "
-                f"critical) to a number or {{value, resolve}}, got {th!r}",
+                f"critical) to a number or {{value, resolve, for}}, got {th!r}",
             )
             return ()
         hyst = self.get(raw, "hysteresis", _nonneg, "a number >= 0", 0.0)
@@ -211,11 +211,14 @@ class RuleParser:
             if sev not in SEVERITY_RANK:
                 self.err(key, "expected a severity: low, medium (or warning), high, critical")
                 continue
-            value, resolve = spec, None
+            value, resolve, pending = spec, None, None
             if isinstance(spec, dict):
                 value, resolve = spec.get("value"), spec.get("resolve")
-                if set(spec) - {"value", "resolve"}:
-                    self.err(key, "expected keys value and resolve only")
+                if set(spec) - {"value", "resolve", "for"}:
+                    self.err(key, "expected keys value, resolve and for only")
+                pending = self.get(
+                    spec, "for", parse_duration, "a duration like 30s", None, prefix=f"{key}."
+                )
             if not _is_number(value) or (resolve is not None and not _is_number(resolve)):
                 self.err(key, f"expected a number or {{value, resolve}} numbers, got {spec!r}")
                 continue
@@ -225,7 +228,7 @@ class RuleParser:
                 self.err(
                     f"{key}.resolve", f"expected {side} the firing value {value}, got {resolve}"
                 )
-            levels.append(Level(sev, float(value), float(resolve)))
+            levels.append(Level(sev, float(value), float(resolve), pending))
         levels.sort(key=lambda lv: lv.rank)
         for a, b in zip(levels, levels[1:], strict=False):
             if a.rank == b.rank:

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import faust
 
-from pipeline.alerts.defaults import load_rules
+from pipeline.alerts.defaults import worker_rules
 from pipeline.alerts.staged import (
     EVALUATION_FAILED,
     Failed,
@@ -47,9 +47,7 @@ class AlertStage:
         pc = cfg.pipeline
         self.app = app
         self.topics = topics
-        self.rules = load_rules(
-            pc.rules_file, cfg.monitoring.thresholds, default_window=min(pc.window_seconds)
-        )
+        self.rules = worker_rules(cfg)
         self.state = partitioned_table(app, "toka-alert-state", pc.partitions)
         self.guard = ProcessingGuard("alerts")
         self._input_topics = {cfg.kafka.topic("metrics"), cfg.kafka.topic("spans")}

@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from schemas import encode
 
     cfg = config_from_args(args)
+    if not cfg.performance.benchmarking_enabled:
+        print("toka bench: benchmarking is off (performance.benchmarking_enabled: false)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     bc = cfg.analytics.bench
     added = _added(args)
     added_names = {b.name for b in added}

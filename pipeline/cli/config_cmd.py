@@ -7,6 +7,7 @@ import json
 import sys
 
 from schemas.config import load_config
+from schemas.config.switches import disabled
 from schemas.errors import ConfigError
 
 __all__ = ["register"]
@@ -24,13 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check_file(args: argparse.Namespace) -> int:
     try:
-        load_config(args.file)
+        cfg = load_config(args.file)
     except ConfigError as exc:
         print(f"{exc.source}: {len(exc.errors)} error(s)", file=sys.stderr)
         for path, msg in exc.errors:
             print(f"  {path}: {msg}", file=sys.stderr)
         return 1
     print(f"{args.file}: OK")
+    for switch in disabled(cfg):
+        print(f"  off: {switch.key}: {switch.turns_off}")
     return 0
 
 

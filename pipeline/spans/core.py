@@ -4,9 +4,14 @@ Each span becomes three samples at its end time, labelled service and operation,
 through the same WindowStore as host metrics, so RED aggregates are ordinary
 WindowAggregates in the same windows: every alert rule and detector reads them as is.
 
-    toka_span_calls             1 per span        sum = calls, count = calls
-    toka_span_errors            1 if error else 0 sum = errors, mean = error ratio
+    toka_span_calls             w per span        sum = calls
+    toka_span_errors            w if error else 0 sum = errors; errors / calls = error ratio
     toka_span_duration_seconds  end - start       p50/p90/p95/p99 within 1%
+
+``w = 1 / sample_rate``: a span kept with probability p stands for 1/p spans, so the sums
+are unbiased estimates of the real calls and errors (Horvitz-Thompson), not counts of the
+sample. Unsampled (p = 1), ``count`` is the calls too and the errors' ``mean`` the ratio.
+Durations are not weighted: the sample's percentiles estimate the traffic's.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def service_of(batch: SpanBatch) -> str:
 def span_samples(batch: SpanBatch) -> MetricBatch:
     """The RED samples of one SpanBatch, as a MetricBatch of the same host."""
     service = service_of(batch)
+    weight = 1.0 / batch.sample_rate
     samples: list[Sample] = []
     add = samples.append
     labels_by_op: dict[str, dict[str, str]] = {}  # one labels dict per operation per batch
@@ -47,8 +53,9 @@ def span_samples(batch: SpanBatch) -> MetricBatch:
         ts = span.end_ns / 1e9
         latest = max(latest, ts)
         duration = max(span.end_ns - span.start_ns, 0) / 1e9  # clock skew: never negative
-        add(Sample(name=CALLS, value=1.0, labels=labels, ts=ts))
-        add(Sample(name=ERRORS, value=1.0 if span.status == "error" else 0.0, labels=labels, ts=ts))
+        add(Sample(name=CALLS, value=weight, labels=labels, ts=ts))
+        add(Sample(name=ERRORS, value=weight if span.status == "error" else 0.0, labels=labels,
+                   ts=ts))  # fmt: skip
         add(Sample(name=DURATION, value=duration, labels=labels, ts=ts))
     return MetricBatch(
         id=batch.id, host=batch.host, source="spans", ts=latest, samples=samples,

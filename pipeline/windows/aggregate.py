@@ -244,12 +244,17 @@ def histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
     prev_b = dict(prev[2] or ()) if prev is not None else {}
     for pt in pts[1:] if prev is not None else pts:
         cur_b = dict(pt[2] or ())
+        # A layout that only gains bounds (an exponential histogram whose range grew) is
+        # not a reset: the previous count at a new bound is its count at the nearest lower
+        # bound, exact when no earlier observation lay between them.
         reset = (
             prev is None
             or pt[1] < prev[1]
-            or cur_b.keys() != prev_b.keys()
+            or not cur_b.keys() >= prev_b.keys()
             or any(cur_b[le] < c for le, c in prev_b.items())
         )
+        if not reset and cur_b.keys() != prev_b.keys():
+            prev_b = _extend_layout(prev_b, cur_b)
         for le, c in cur_b.items():
             buckets[le] = buckets.get(le, 0.0) + (c if reset else c - prev_b[le])
         count_inc += pt[1] if reset else pt[1] - prev[1]  # type: ignore[index]
@@ -265,6 +270,15 @@ def histogram(panes: Sequence[Pane], ref: Point | None) -> dict[str, Any]:
         "observations_sum": sum_inc,
     }
     out.update(zip(("p50", "p90", "p95", "p99"), _bucket_quantiles(bl, count_inc), strict=True))
+    return out
+
+
+def _extend_layout(prev: dict[float, float], cur: dict[float, float]) -> dict[float, float]:
+    """``prev``'s cumulative counts at every bound of ``cur`` (a superset of its bounds)."""
+    out, last = {}, 0.0
+    for le in sorted(cur):
+        last = prev.get(le, last)
+        out[le] = last
     return out
 
 

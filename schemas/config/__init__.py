@@ -7,6 +7,7 @@ loudly). Nested keys in the environment are joined with ``__``:
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from pydantic import ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.config.agent import AgentConfig
+from schemas.config.aliases import resolve_aliases
 from schemas.config.analytics import AnalyticsConfig
 from schemas.config.kafka import BrokerConfig, KafkaConfig
 from schemas.config.pipeline import PipelineConfig
+from schemas.config.remote_write import RemoteWriteConfig
 from schemas.config.seed import DashboardConfig, MonitoringConfig, PerformanceConfig
 from schemas.errors import ConfigError
 
@@ -42,6 +45,18 @@ class TokaConfig(BaseSettings):
     monitoring: MonitoringConfig = MonitoringConfig()
     dashboard: DashboardConfig = DashboardConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
+    remote_write: RemoteWriteConfig = RemoteWriteConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_aliases(cls, data: Any) -> Any:
+        # Aliases are copied to their canonical key before the blocks validate, so the
+        # canonical block sees the value as set (agent.interval_seconds' fields-set matters).
+        if isinstance(data, dict):
+            data = copy.deepcopy(data)
+            if problems := resolve_aliases(data):
+                raise ValueError("\n".join(problems))
+        return data
 
     @model_validator(mode="after")
     def _analytics_window_is_a_pipeline_window(self) -> TokaConfig:
@@ -91,20 +106,24 @@ def load_config(path: str | Path | None = None) -> TokaConfig:
     try:
         return TokaConfig(**data)
     except ValidationError as exc:
-        raise ConfigError(source, [_format(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [line for e in exc.errors() for line in _format(e)]) from None
 
 
-_ACROSS_BLOCKS = re.compile(r"^Value error, (?P<path>[a-z_]+(?:\.[a-z_]+)+): (?P<msg>.*)$", re.S)
+_ACROSS_BLOCKS = re.compile(r"^(?P<path>[a-z_]+(?:\.[a-z_]+)+): (?P<msg>.*)$", re.S)
 
 
-def _format(error: Any) -> tuple[str, str]:
+def _format(error: Any) -> list[tuple[str, str]]:
     path = ".".join(str(p) for p in error["loc"]) or "(root)"
     msg = error["msg"]
-    across = _ACROSS_BLOCKS.match(msg) if not error["loc"] else None
-    if across:  # a check across blocks names its key itself
-        return across["path"], across["msg"]
+    if not error["loc"] and msg.startswith("Value error, "):
+        # A check across blocks names its keys itself, one problem per line.
+        lines = [
+            _ACROSS_BLOCKS.match(line) for line in msg.removeprefix("Value error, ").split("\n")
+        ]
+        if all(lines):
+            return [(m["path"], m["msg"]) for m in lines if m]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
     elif "input" in error and not isinstance(error["input"], dict | list):
         msg = f"{msg} (got {error['input']!r})"
-    return path, msg
+    return [(path, msg)]

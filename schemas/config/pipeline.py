@@ -37,6 +37,9 @@ class PipelineConfig(Block):
     emit_sketches: bool = False
     # The OpenTelemetry Collector Kafka exporter's spans topic (not prefixed), or "" for none.
     otlp_spans_topic: str = "otlp_spans"
+    # The Collector Kafka exporter's metrics topic (not prefixed), or "" for none: its
+    # metrics join toka.metrics, re-keyed by resource.
+    otlp_metrics_topic: str = "otlp_metrics"
     rules_file: Path | None = None
     partitions: int = Field(4, ge=1)
     web_port: int = Field(6066, ge=1, le=65535)

@@ -1,4 +1,9 @@
-"""The blocks carried over from the seed: performance, monitoring, dashboard."""
+"""The specification's blocks: performance, monitoring, dashboard.
+
+Pasted verbatim from the specification they load and mean what they say. Switches that
+repeat a key of another block are aliases of it (``schemas.config.aliases``): the README's
+configuration section lists what each ``*_enabled`` switch turns off.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,37 @@ from pydantic import Field, model_validator
 from schemas.config.base import Block
 
 __all__ = [
+    "WIDGET_SHORTCUTS",
     "DashboardAuth",
     "DashboardConfig",
     "MonitoringConfig",
     "PerformanceConfig",
     "Thresholds",
-    "WIDGET_SHORTCUTS",
     "Widget",
 ]
 
 
 class PerformanceConfig(Block):
+    """Feature switches. Readers: metrics_enabled (agent sources and OTLP metrics, the
+    worker's windows stage), tracing_enabled (agent OTLP traces, the worker's spans stage),
+    benchmarking_enabled (``toka bench``), profiling_enabled (the agent's profiling
+    sessions, see ``profiling_enabled``), tracing_sample_rate (the agent's trace sampler).
+    The other keys are aliases (see schemas.config.aliases)."""
+
     metrics_enabled: bool = True
     tracing_enabled: bool = True
+    #: alias of monitoring.enabled
     monitoring_enabled: bool = True
+    #: Profiling sessions (``toka profile start``): the agent refuses them unless this is
+    #: true (read by agents/profiling). Off by default: a profiler is something an operator
+    #: turns on deliberately.
     profiling_enabled: bool = False
     benchmarking_enabled: bool = True
+    #: alias of analytics.regressions.enabled
     regression_detection_enabled: bool = True
-    anomaly_detection_enabled: bool = True
-    capacity_planning_enabled: bool = True
+    #: alias of dashboard.enabled
+    dashboard_enabled: bool = True
+    #: alias of agent.interval_seconds
     metrics_interval_seconds: float = Field(10.0, gt=0)
     tracing_sample_rate: float = Field(1.0, ge=0, le=1)
 
@@ -48,8 +65,13 @@ class Thresholds(Block):
 
 
 class MonitoringConfig(Block):
+    #: Threshold alerting: false and the worker evaluates no rules (nothing on toka.alerts).
+    enabled: bool = True
+    #: alias of agent.interval_seconds
     interval_seconds: float = Field(10.0, gt=0)
+    #: The built-in rules' thresholds (used when pipeline.rules_file is null).
     thresholds: Thresholds = Thresholds()
+    #: How much history the dashboard keeps and shows (its charts' time range).
     history_retention_minutes: int = Field(60, ge=1)
 
 
@@ -106,6 +128,8 @@ class DashboardAuth(Block):
 
 
 class DashboardConfig(Block):
+    """The dashboard service (``toka dashboard``; ``toka up`` starts it when enabled)."""
+
     enabled: bool = True
     refresh_interval_seconds: float = Field(5.0, gt=0)
     max_data_points: int = Field(360, ge=1)

@@ -4,7 +4,7 @@ Mutating a valid document reaches far deeper into a decoder than random bytes do
 field of every nested object gets its turn at a wrong type, a missing key or a stranger).
 ``TOKA_FUZZ_EXAMPLES`` sets the examples per property: 200 in CI, 10,000 by hand:
 
-    TOKA_FUZZ_EXAMPLES=10000 .venv/bin/pytest -q -m fuzz
+    TOKA_FUZZ_EXAMPLES=10000 .venv/bin/pytest -q -m fuzz --timeout 0
 """
 
 from __future__ import annotations

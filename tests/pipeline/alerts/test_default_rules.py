@@ -34,11 +34,13 @@ def rs():
 @pytest.mark.parametrize(
     ("name", "values", "expected"),
     [
-        (CPU, [50, 71, 60], [[], [("firing", "warning")], [("resolved", "warning")]]),
+        # a warning waits for 30 s of sustained data (four 10-s windows), critical does not
+        (CPU, [50, 71, 71, 71, 71, 60], [[], [], [], [], [("firing", "warning")],
+                                         [("resolved", "warning")]]),
+        (CPU, [50, 75, 50, 50, 50, 50], [[]] * 6),  # a one-window spike never warns
         (CPU, [50, 86, 10], [[], [("firing", "critical")], [("resolved", "critical")]]),
-        (CPU, [70, 85], [[], [("firing", "warning")]]),  # strictly above the threshold
-        (MEM, [74, 76, 91], [[], [("firing", "warning")],
-                             [("resolved", "warning"), ("firing", "critical")]]),
+        (CPU, [70, 85, 85, 85, 85], [[], [], [], [], [("firing", "warning")]]),  # strictly above
+        (MEM, [74, 76, 91], [[], [], [("firing", "critical")]]),
         (MEM, [95, 80, 10], [[("firing", "critical")],
                              [("resolved", "critical"), ("firing", "warning")],
                              [("resolved", "warning")]]),
@@ -66,7 +68,12 @@ def test_firing_alert_shape(rs):
 
 def test_fingerprint_stable_per_rule_and_series(rs):
     a = rs.evaluate(agg(CPU, 95, 1000.0, "h1"), ChangelogDict(), 1001)[0]
-    b = load_rules(None, Thresholds()).evaluate(agg(CPU, 72, 2000.0, "h1"), ChangelogDict(), 1)[0]
+    states = ChangelogDict()
+    (b,) = [
+        alert
+        for t in (2000.0, 2010.0, 2020.0, 2030.0)  # a warning fires once sustained for 30 s
+        for alert in load_rules(None, Thresholds()).evaluate(agg(CPU, 72, t, "h1"), states, 1)
+    ]
     c = rs.evaluate(agg(CPU, 95, 1000.0, "h2"), ChangelogDict(), 1001)[0]
     d = rs.evaluate(agg(MEM, 95, 1000.0, "h1"), ChangelogDict(), 1001)[0]
     assert a.fingerprint == b.fingerprint  # severity and time do not change it
@@ -102,5 +109,5 @@ def test_quiet_series_leave_no_state(rs):
 
 def test_thresholds_come_from_config():
     rs = load_rules(None, Thresholds(cpu_warning_percent=10, cpu_critical_percent=20))
-    (a,) = rs.evaluate(agg(CPU, 15, 1000.0), ChangelogDict(), 1001)
-    assert (a.labels["severity"], a.threshold) == ("warning", 10.0)
+    (a,) = rs.evaluate(agg(CPU, 25, 1000.0), ChangelogDict(), 1001)
+    assert (a.labels["severity"], a.threshold) == ("critical", 20.0)

@@ -67,6 +67,10 @@ def rule(body: str) -> str:
         (rule("metric: m\nthresholds: {high: 1}\nflap: {window: 1m, max_changes: 1}"),
          "flap.max_changes", "integer >= 2"),
         (rule("metric: m\nthresholds: {high: 1}\ncolour: red"), "colour", "unknown key"),
+        (rule("metric: m\nthresholds: {high: {value: 1, for: soon}}"), "thresholds.high.for",
+         "a duration"),
+        (rule("metric: m\nthresholds: {high: {value: 1, wait: 1m}}"), "thresholds.high",
+         "value, resolve and for"),
         (rule("thresholds: {high: 1}"), "metric", "series name"),
         (rule("metric: m\nratio: {numerator: a, denominator: b}\nthresholds: {high: 1}"),
          "ratio", "either metric or ratio"),
@@ -124,6 +128,9 @@ def test_deploy_rule_file_is_the_seed_thresholds():
     cpu, mem = shipped.rules
     assert [(lv.severity, lv.value) for lv in cpu.levels] == [("warning", 70), ("critical", 85)]
     assert [(lv.severity, lv.value) for lv in mem.levels] == [("warning", 75), ("critical", 90)]
+    # warnings wait for a sustained condition, critical fires on one window
+    assert [lv.for_ for lv in cpu.levels] == [30.0, None] == [lv.for_ for lv in mem.levels]
+    assert (cpu.pending_for(2), cpu.pending_for(4)) == (30.0, 0.0)
 
 
 def test_cli_rules_check(tmp_path, capsys):

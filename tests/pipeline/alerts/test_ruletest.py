@@ -117,7 +117,7 @@ def test_bad_test_file_names_the_place(tmp_path):
 
 def test_cli_rules_test(tmp_path, capsys):
     assert main(["rules", "test", str(DEPLOY / "toka-rules.test.yaml")]) == 0
-    assert "2 passed, 0 failed" in capsys.readouterr().out
+    assert "4 passed, 0 failed" in capsys.readouterr().out
     failing = write(
         tmp_path,
         RULES,

@@ -84,6 +84,15 @@ def test_promtool_accepts_prometheus_config(path: Path) -> None:
     assert "toka-self-alerts.yml" in done.stdout and "SUCCESS: 9 rules found" in done.stdout
 
 
+def test_findings_alert_rules_pass_their_unit_tests() -> None:
+    """Regressions, anomalies, leak suspects and capacity forecasts page through
+    Prometheus' own rules on the remote-written findings, and clear when they should."""
+    done = subprocess.run([_tool("promtool"), "test", "rules", "toka-findings-alerts.test.yml"],
+                          cwd=DEPLOY / "prometheus", check=False, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr
+
+
 def test_promtool_accepts_kubernetes_scrape_config() -> None:
     path = DEPLOY / "k8s/prometheus-scrape.yml"
     done = subprocess.run([_tool("promtool"), "check", "config", str(path)],
@@ -147,6 +156,17 @@ def test_kubernetes_config_and_rules_validate_and_probes_match(
             assert cfg.agent.http.host == "10.0.0.1"  # the node's address, not loopback
             assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
         assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+    (exporter,) = _k8s("remote-write-deployment.yaml")
+    (container,) = exporter["spec"]["template"]["spec"]["containers"]
+    for key, value in _env(container).items():
+        monkeypatch.setenv(key, value)
+    rw = load_config(tmp_path / "toka.yaml").remote_write
+    assert rw.enabled and rw.url and rw.web_bind == "0.0.0.0"
+    assert container["ports"][0]["containerPort"] == rw.web_port
+    assert exporter["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(
+        rw.web_port
+    )
 
     kustomization = yaml.safe_load((DEPLOY / "k8s/kustomization.yaml").read_text())
     listed = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
