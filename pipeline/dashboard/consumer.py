@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 TOPIC_KINDS = ("aggregates", "alerts", *FINDING_KINDS)
 _PRUNE_EVERY = 60.0
 _COMPACT_EVERY = 15.0
+#: Records decoded while an append runs, at most, before waiting for it (bounds memory).
+_MAX_WAITING = 100_000
 
 
 def group_id(cfg: TokaConfig) -> str:
@@ -85,20 +87,29 @@ class HistoryConsumer:
         consumer.subscribe(list(self._kinds), listener=seek)
         last_prune = last_compact = time.monotonic()
         appending: asyncio.Task[None] | None = None
+        waiting: IngestBatch | None = None  # decoded, not yet handed to the store
         try:
             while not self._stop.is_set():
-                polled = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                polled = await consumer.getmany(timeout_ms=100 if waiting else 500,
+                                                max_records=self._max_records)  # fmt: skip
                 if consumer.assignment():
                     self.ready.set()
                 if appending is not None and appending.done():
                     appending.result()  # a failed append stops the consumer, loudly
-                batch = self._decode(polled) if polled else None
-                if batch is not None and batch.records:
-                    # One append at a time, in order. It holds the lock from here: the next
-                    # poll and decode overlap it (DuckDB works off the GIL), and a rebalance
-                    # reads the stored offsets only once it has committed.
+                if polled:
+                    waiting = self._decode(polled, waiting)
+                # One append at a time, in order; while one runs (DuckDB works off the GIL)
+                # the next polls are decoded into one bigger batch, so the store's cost per
+                # append is paid for more rows the busier it is. The append holds the lock
+                # from here: a rebalance reads the stored offsets only once it committed.
+                if (
+                    waiting is not None
+                    and waiting.records
+                    and (not self._writing.locked() or waiting.records >= _MAX_WAITING)
+                ):
                     await self._writing.acquire()
-                    appending = asyncio.create_task(self._append(consumer, batch))
+                    appending = asyncio.create_task(self._append(consumer, waiting))
+                    waiting = None
                 if time.monotonic() - last_compact > _COMPACT_EVERY:
                     last_compact = time.monotonic()
                     async with self._writing:
@@ -107,6 +118,9 @@ class HistoryConsumer:
                     last_prune = last_compact = time.monotonic()
                     async with self._writing:
                         await asyncio.to_thread(self._store.prune)
+            if waiting is not None and waiting.records:  # stopping: store what was read
+                await self._writing.acquire()
+                appending = asyncio.create_task(self._append(consumer, waiting))
         finally:
             if appending is not None:
                 await asyncio.gather(appending, return_exceptions=True)
@@ -114,8 +128,8 @@ class HistoryConsumer:
         if appending is not None:
             appending.result()
 
-    def _decode(self, polled: dict[Any, list[Any]]) -> IngestBatch:
-        batch = IngestBatch()
+    def _decode(self, polled: dict[Any, list[Any]], into: IngestBatch | None = None) -> IngestBatch:
+        batch = into if into is not None else IngestBatch()
         for tp, records in polled.items():
             kind, key = self._kinds[tp.topic], (tp.topic, tp.partition)
             start = self._next.get(key, 0)
