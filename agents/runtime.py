@@ -180,6 +180,8 @@ class AgentRuntime:
         self.otlp_port: int | None = None
         self.intake: SpanIntake | None = None
         self.failures: list[str] = []  # components that could not start (e.g. port in use)
+        self.profiling: Any = None  # agents.profiling.sessions.SessionManager, once listening
+        self.profiling_listener: Any = None
         self._log = RateLimitedLog(log)
 
     # -- collection -------------------------------------------------------------------------
@@ -313,6 +315,17 @@ class AgentRuntime:
         self._servers.append(server)
         return True
 
+    def start_profiling(self) -> None:
+        """Listen for profiling commands (loaded here: an agent run with --once never does)."""
+        from agents.profiling.service import build_profiling
+
+        self.profiling, self.profiling_listener = build_profiling(
+            self.cfg, self.publisher.submit, self.metrics, self.redactor
+        )
+        self._loops["profiling"] = asyncio.create_task(
+            self.profiling_listener.run(), name="profiling-commands"
+        )
+
     def start_loops(self) -> None:
         for src in self.sources:
             self._loops[src.name] = asyncio.create_task(self._loop(src), name=f"src-{src.name}")
@@ -320,6 +333,7 @@ class AgentRuntime:
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
         await self.start_servers()
+        self.start_profiling()
         self.start_loops()
         log.info("toka agent: collecting %s", ", ".join(self.sources.names()) or "nothing")
         await stop.wait()
@@ -345,6 +359,8 @@ class AgentRuntime:
         }
 
     async def close(self) -> None:
+        if self.profiling is not None:  # sessions end first, so their last records go out
+            await self.profiling.close()
         for t in self._loops.values():
             t.cancel()
         await asyncio.gather(*self._loops.values(), return_exceptions=True)

@@ -74,6 +74,13 @@ class AgentMetrics:
         self.spool_bytes = Gauge("toka_agent_spool_bytes", "Bytes in the spool", registry=r)
         self.spool_records = Gauge("toka_agent_spool_records", "Records in the spool", registry=r)
         self.broker_up = Gauge("toka_agent_broker_up", "1 if the last send succeeded", registry=r)
+        self.profiling_commands = Counter(
+            "toka_agent_profiling_commands",
+            "Profiling commands for this host, by outcome (accepted, stopping, refused_<why>,"
+            " failed, undecodable)",
+            ["outcome"],
+            registry=r,
+        )
 
     def value(self, name: str, **labels: str) -> float:
         """A sample's value (0 when absent): ``value("toka_agent_records_sent_total")``."""

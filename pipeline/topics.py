@@ -30,6 +30,7 @@ __all__ = [
 TOPIC_KINDS = (
     "metrics", "spans", "benchmarks", "aggregates", "alerts",
     "regressions", "anomalies", "capacity", "deadletter", "audit",
+    "profiles", "profile-commands",
 )  # fmt: skip
 
 #: Internal topics. ``aggregate-batches``: each close of the windows and spans stages as
@@ -45,6 +46,7 @@ TOPIC_CLASSES = {
     "aggregates": "outputs", "alerts": "outputs", "regressions": "outputs",
     "anomalies": "outputs", "capacity": "outputs", "audit": "outputs",
     "deadletter": "deadletter",
+    "profiles": "outputs", "profile-commands": "inputs",
 }  # fmt: skip
 
 #: Kafka's TOPIC_ALREADY_EXISTS: another worker created it first, which is fine.

@@ -28,6 +28,13 @@ from schemas.analytics import (
 )
 from schemas.errors import DecodeError
 from schemas.finite import finite
+from schemas.profiles import (
+    ProfileChunk,
+    ProfileCommand,
+    ProfileFinding,
+    ProfileReport,
+    ProfileStatus,
+)
 from schemas.records import (
     AggregateBatch,
     Alert,
@@ -74,6 +81,9 @@ for _t in (MetricBatch, SpanBatch, WindowAggregate, AggregateBatch, Alert, DeadL
 
 for _a in (Regression, Anomaly, CapacityForecast, BenchmarkResult, BaselineCommand):
     register(_a)
+
+for _p in (ProfileCommand, ProfileStatus, ProfileReport, ProfileChunk, ProfileFinding):
+    register(_p)
 
 
 _ENCODER = msgspec.json.Encoder()

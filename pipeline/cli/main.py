@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "bench_cmd",
     "baseline_cmd",
     "dashboard_cmd",
+    "profile_cmd",
     "remote_write_cmd",
 ]
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, HttpUrl, model_validator
 
 from schemas.config.base import Block
+from schemas.config.profiling import ProfilingConfig
 
 __all__ = [
     "AgentConfig",
@@ -139,3 +140,4 @@ class AgentConfig(Block):
     redaction: RedactionConfig = RedactionConfig()
     limits: AgentLimits = AgentLimits()
     http: AgentHttpConfig = AgentHttpConfig()
+    profiling: ProfilingConfig = ProfilingConfig()

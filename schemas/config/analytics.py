@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.config.base import Block
+from schemas.config.profiling import ProfileAnalysisConfig
 
 __all__ = [
     "AnalyticsConfig",
@@ -138,3 +139,4 @@ class AnalyticsConfig(Block):
     anomalies: AnomalyConfig = AnomalyConfig()
     capacity: CapacityConfig = CapacityConfig()
     bench: BenchConfig = BenchConfig()
+    profiles: ProfileAnalysisConfig = ProfileAnalysisConfig()

@@ -32,6 +32,10 @@ def build(t: Any, number: float) -> Any:
     mi = msgspec.inspect
     info = t if isinstance(t, mi.Type) else mi.type_info(t)
     if isinstance(info, mi.FloatType):
+        # A bounded field (a probability) never holds an infinity: give it a valid value.
+        for bound, inside in ((info.le, 0.0), (info.ge, 0.0), (info.lt, -1.0), (info.gt, 1.0)):
+            if bound is not None:
+                return bound + inside
         return number
     if isinstance(info, mi.IntType):
         return 1
