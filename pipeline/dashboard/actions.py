@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from schemas import encode, new_id
 from schemas.analytics import BaselineCommand
@@ -29,30 +30,43 @@ class Actions:
         self.audit_failures = 0
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(**self._cfg.kafka.client_options(), acks="all")
-        await self._producer.start()
+        """Connect now if Kafka answers; if not, the first action connects (the dashboard
+        serves its history without Kafka)."""
+        try:
+            await self._ready()
+        except KafkaConnectionError as exc:
+            log.warning("dashboard: Kafka unreachable (%s); baseline changes and audit "
+                        "records will connect when first needed", exc)  # fmt: skip
 
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
 
-    def _ready(self) -> AIOKafkaProducer:
+    async def _ready(self) -> AIOKafkaProducer:
         if self._producer is None:
-            raise RuntimeError("Actions.start() was not awaited")
+            producer = AIOKafkaProducer(**self._cfg.kafka.client_options(), acks="all")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
         return self._producer
 
     async def baseline(self, subject: str, action: str) -> None:
         from pipeline.regressions.stage import command_topic
 
         cmd = BaselineCommand(id=new_id(), ts=time.time(), action=action, subject=subject)  # type: ignore[arg-type]
-        await self._ready().send_and_wait(command_topic(self._cfg), encode(cmd),
-                                          key=subject.encode())  # fmt: skip
+        producer = await self._ready()
+        await producer.send_and_wait(command_topic(self._cfg), encode(cmd),
+                                     key=subject.encode())  # fmt: skip
 
     async def audit(self, record: dict[str, Any]) -> None:
         """One audit record to the ``audit`` topic, keyed by actor; a failure is counted
         and logged (the JSON-lines file already holds the record)."""
         try:
-            await self._ready().send_and_wait(
+            producer = await self._ready()
+            await producer.send_and_wait(
                 self._cfg.kafka.topic("audit"), orjson.dumps(record),
                 key=str(record.get("actor", "")).encode(),
             )  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
 from pipeline.dashboard import queries
 from pipeline.dashboard.auth import AUDIT_TARGET
@@ -231,8 +232,14 @@ async def baseline(request: web.Request) -> web.Response:
     if not isinstance(subject, str) or not subject:
         raise BadRequest("subject: required (a series id or benchmark name)")
     ctx = request.app[CONTEXT]
-    await ctx.actions.baseline(subject, action)
     request[AUDIT_TARGET] = subject
+    try:
+        await ctx.actions.baseline(subject, action)
+    except KafkaError as exc:
+        raise web.HTTPServiceUnavailable(
+            text=orjson.dumps({"error": f"not sent: Kafka unreachable ({exc})"}).decode(),
+            content_type="application/json",
+        ) from None
     return _json({"subject": subject, "action": action, "sent": True})
 
 

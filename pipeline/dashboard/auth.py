@@ -188,6 +188,7 @@ class Access:
         except web.HTTPException as exc:
             if exc.status in self.denied:
                 self.denied[exc.status] += 1
+            if exc.status in self.denied or request.method != "GET":  # refusals, failed changes
                 self.audit.record(actor=caller.name if caller else "-",
                                   role=caller.role if caller else "-",
                                   action=f"{request.method} {request.path}",

@@ -10,12 +10,14 @@ also committed to the group afterwards, so lag tools see the replica.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from pipeline.dashboard.ingest import FINDING_KINDS, IngestBatch
 from pipeline.dashboard.store import HistoryStore
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 TOPIC_KINDS = ("aggregates", "alerts", *FINDING_KINDS)
 _PRUNE_EVERY = 60.0
 _COMPACT_EVERY = 15.0
+_RETRY_SECONDS = 5.0
 #: Records decoded while an append runs, at most, before waiting for it (bounds memory).
 _MAX_WAITING = 100_000
 
@@ -76,13 +79,30 @@ class HistoryConsumer:
     def stop(self) -> None:
         self._stop.set()
 
+    async def _connect(self) -> AIOKafkaConsumer | None:
+        """A started consumer; while Kafka is unreachable the stored history is still
+        served, and the connection is retried every few seconds (None: stopped first)."""
+        while not self._stop.is_set():
+            consumer = AIOKafkaConsumer(
+                group_id=group_id(self._cfg), enable_auto_commit=False,
+                auto_offset_reset="earliest", **self._cfg.kafka.client_options(),
+            )  # fmt: skip
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaConnectionError as exc:
+                log.warning("history: Kafka unreachable (%s); serving the stored history, "
+                            "retrying in %.0f s", exc, _RETRY_SECONDS)  # fmt: skip
+                await consumer.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), _RETRY_SECONDS)
+        return None
+
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            group_id=group_id(self._cfg), enable_auto_commit=False,
-            auto_offset_reset="earliest", **self._cfg.kafka.client_options(),
-        )  # fmt: skip
         self._next = await asyncio.to_thread(self._store.offsets)
-        await consumer.start()
+        consumer = await self._connect()
+        if consumer is None:
+            return
         seek = _SeekToHistory(consumer, self._store, self._writing)
         consumer.subscribe(list(self._kinds), listener=seek)
         last_prune = last_compact = time.monotonic()

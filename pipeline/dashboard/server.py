@@ -117,8 +117,7 @@ class Dashboard:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.audit.flush()
-        if self._consume:
-            await self.actions.stop()
+        await self.actions.stop()  # it may have connected on first use
         self.store.close()
 
 

@@ -118,3 +118,56 @@ def test_records_delivered_again_after_a_seek_are_skipped(
     assert (first.records, again.records, consumer.skipped_again) == (5, 2, 2)
     assert [a.window_end for a in again.aggregates] == [1050.0, 1060.0]
     assert again.offsets == {(tp.topic, 0): 7}
+
+
+async def test_without_kafka_the_history_is_still_served_and_the_consumer_waits(
+    tmp_path: Path,
+) -> None:
+    from pipeline.broker import free_port
+    from pipeline.dashboard.server import Dashboard
+
+    cfg = TokaConfig(
+        kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"},  # nothing listens there
+        dashboard={"history_file": tmp_path / "h.duckdb", "port": 0,
+                   "auth": {"audit_file": tmp_path / "audit.jsonl"}},
+    )  # fmt: skip
+    dashboard = Dashboard(cfg)
+    url = await dashboard.start()
+    import aiohttp
+
+    try:
+        await asyncio.sleep(1.0)
+        assert dashboard._task is not None and not dashboard._task.done()
+        async with aiohttp.ClientSession() as http, http.get(url + "api/v1/hosts") as r:
+            assert r.status == 200 and await r.json() == []
+    finally:
+        await asyncio.wait_for(dashboard.stop(), 15)
+
+
+async def test_a_baseline_change_without_kafka_is_503_and_audited(tmp_path: Path) -> None:
+    import orjson
+
+    from pipeline.broker import free_port
+    from pipeline.dashboard.server import Dashboard
+
+    cfg = TokaConfig(
+        kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"},
+        dashboard={"history_file": tmp_path / "h.duckdb", "port": 0,
+                   "auth": {"audit_file": tmp_path / "audit.jsonl"}},
+    )  # fmt: skip
+    dashboard = Dashboard(cfg, consume=False)
+    url = await dashboard.start()
+    import aiohttp
+
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "api/v1/whoami") as r:
+                csrf = (await r.json())["csrf"]
+            async with http.post(url + "api/v1/baselines/pin", json={"subject": "s"},
+                                 headers={"X-CSRF-Token": csrf}) as r:  # fmt: skip
+                assert r.status == 503 and "Kafka unreachable" in (await r.json())["error"]
+    finally:
+        await asyncio.wait_for(dashboard.stop(), 15)
+    record = orjson.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert (record["action"], record["target"], record["outcome"]) == (
+        "POST /api/v1/baselines/pin", "s", 503)  # fmt: skip
