@@ -1,7 +1,8 @@
 """The agent's own endpoints: /metrics (Prometheus text) and /healthz (JSON).
 
 Served by the standard library's threading HTTP server rather than aiohttp: an agent
-running only the system source then never loads aiohttp (about 9 MB of RSS). Health is 200
+running only the system source then never loads aiohttp (about 9 MB of RSS). The endpoint
+guard (``agents.endpoint.threaded``) applies the token, rate limits and timeouts. Health is 200
 while the publisher task and every source loop are alive and 503 otherwise, so a
 supervisor restarts an agent that is up but no longer collecting.
 """
@@ -12,10 +13,12 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from agents.endpoint.policy import EndpointPolicy
+from agents.endpoint.threaded import GuardedHandler, GuardedHTTPServer
 
 __all__ = ["MetricsServer"]
 
@@ -29,19 +32,19 @@ class MetricsServer:
         health: Callable[[], dict[str, Any]],
         host: str,
         port: int,
+        policy: EndpointPolicy,
     ) -> None:
         self.host, self.port = host, port
-        self._registry, self._health = registry, health
-        self._server: ThreadingHTTPServer | None = None
+        self._registry, self._health, self._policy = registry, health, policy
+        self._server: GuardedHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[GuardedHandler]:
         registry, health = self._registry, self._health_from_loop
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                path = self.path.split("?", 1)[0]
+        class Handler(GuardedHandler):
+            def serve_get(self, path: str) -> None:
                 if path == "/metrics":
                     self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
                 elif path == "/healthz":
@@ -52,14 +55,7 @@ class MetricsServer:
                     self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
 
             def _send(self, code: int, ctype: str, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # no access log on every scrape
+                self.send(code, {"Content-Type": ctype}, body)
 
         return Handler
 
@@ -77,8 +73,7 @@ class MetricsServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
-        self._server.daemon_threads = True
+        self._server = GuardedHTTPServer((self.host, self.port), self._handler(), self._policy)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="toka-agent-http", daemon=True

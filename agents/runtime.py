@@ -7,6 +7,7 @@ up in /healthz, so the agent never keeps running while silently collecting nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -28,12 +29,16 @@ from agents.sources.base import Source, SourceRegistry
 from agents.spans.intake import SpanIntake
 
 if TYPE_CHECKING:
+    from agents.endpoint.policy import EndpointPolicy
     from schemas.config import TokaConfig
+    from schemas.config.endpoint import EndpointSecurity
     from schemas.records import Sample
 
 __all__ = ["AgentRuntime", "build_intake", "build_publisher", "build_sources", "spool_path"]
 
 log = logging.getLogger("toka.agent")
+
+_SPOOL_MARGIN_SECONDS = 2.0  # of the stop budget, kept for spooling and closing the producer
 
 
 def aligned_delay(now: float, interval: float) -> float:
@@ -74,9 +79,12 @@ def build_sources(cfg: TokaConfig) -> SourceRegistry:
         from agents.sources.prometheus import PrometheusSource, ScrapeTarget
 
         targets = [
-            ScrapeTarget(str(t.url), t.job or "prometheus", dict(t.labels), t.honor_labels)
-            for t in s.prometheus.targets
-        ]
+            ScrapeTarget(
+                str(t.url), t.job or "prometheus", dict(t.labels), t.honor_labels,
+                t.auth.authorization(f"agent.sources.prometheus.targets[{i}].auth"),
+            )
+            for i, t in enumerate(s.prometheus.targets)
+        ]  # fmt: skip
         reg.register(
             PrometheusSource(
                 targets,
@@ -255,27 +263,27 @@ class AgentRuntime:
         if http.enabled:
             from agents.http import MetricsServer
 
-            server = MetricsServer(self.metrics.registry, self.health, http.host, http.port)
+            policy = self._policy("http", http.security, http.host, 64 * 1024)
+            server = MetricsServer(self.metrics.registry, self.health, http.host, http.port, policy)
             if await self._start_server("http", server):
                 self.http_port = server.port
         otlp, perf = self.cfg.agent.sources.otlp, self.cfg.performance
         if otlp.enabled and (perf.tracing_enabled or perf.metrics_enabled):
-            from aiohttp import web
+            from agents.spans.receiver import OtlpReceiver
 
-            from agents.aioserver import HttpServer
-            from agents.otlp_metrics.route import add_metrics_route
-            from agents.spans.receiver import make_receiver_app
-
-            saturated = lambda: self.publisher.saturated  # noqa: E731
+            route = None
             if perf.tracing_enabled:  # POST /v1/traces
                 self.intake = build_intake(self.cfg, self.publisher.submit, self.metrics)
-                app = make_receiver_app(self.intake, self.metrics, otlp.max_body_bytes, saturated)
-            else:
-                app = web.Application(client_max_size=otlp.max_body_bytes)
             if perf.metrics_enabled:  # POST /v1/metrics
-                add_metrics_route(app, self.publish_pushed, self.metrics,
-                                  max_body=otlp.max_body_bytes, saturated=saturated)  # fmt: skip
-            if await self._start_server("otlp", HttpServer(app, otlp.host, otlp.port)):
+                from agents.otlp_metrics.route import MetricsRoute
+
+                route = MetricsRoute(self.publish_pushed)
+            policy = self._policy("otlp", otlp.security, otlp.host, otlp.max_body_bytes)
+            receiver = OtlpReceiver(
+                self.metrics, policy, otlp.host, otlp.port, traces=self.intake,
+                pushed_metrics=route, saturated=lambda: self.publisher.saturated,
+            )  # fmt: skip
+            if await self._start_server("otlp", receiver):
                 self.otlp_port = self._servers[-1].port
                 if self.intake is not None:
                     every = otlp.batch_max_age_seconds / 2
@@ -297,6 +305,17 @@ class AgentRuntime:
         for rec in records:
             self.publisher.submit(rec)
         self.metrics.collected.labels("otlp_metrics").inc(len(records))
+
+    def _policy(
+        self, name: str, security: EndpointSecurity, host: str, max_body: int
+    ) -> EndpointPolicy:
+        from agents.endpoint.policy import EndpointPolicy
+
+        refused = self.metrics.http_refused
+        return EndpointPolicy(
+            security, name=f"agent.{name}", host=host, max_body_bytes=max_body,
+            on_refuse=lambda reason: refused.labels(name, reason).inc(),
+        )  # fmt: skip
 
     async def _flush_spans(self, every: float) -> None:
         assert self.intake is not None
@@ -359,16 +378,23 @@ class AgentRuntime:
         }
 
     async def close(self) -> None:
+        """Stop in order, within ``publisher.shutdown_timeout_seconds`` whatever clients do:
+        stop accepting (listeners closed, open requests get a short grace), stop collecting,
+        flush what was received to Kafka or the spool, then stop."""
+        budget = self.cfg.agent.publisher.shutdown_timeout_seconds
+        deadline = time.monotonic() + budget
+        await asyncio.gather(*(s.stop() for s in self._servers), return_exceptions=True)
         if self.profiling is not None:  # sessions end first, so their last records go out
             await self.profiling.close()
         for t in self._loops.values():
             t.cancel()
         await asyncio.gather(*self._loops.values(), return_exceptions=True)
-        for server in reversed(self._servers):
-            await server.stop()
         for src in self.sources:
             if close := getattr(src, "close", None):
-                await close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(close(), max(0.1, deadline - time.monotonic()))
         if self.intake is not None:
             self.intake.flush_all()
-        await self.publisher.close(self.cfg.agent.publisher.shutdown_timeout_seconds)
+        # What is left of the budget, less a margin to spool what is still in memory.
+        flush = max(0.0, deadline - time.monotonic() - _SPOOL_MARGIN_SECONDS)
+        await self.publisher.close(flush)

@@ -42,6 +42,12 @@ class AgentMetrics:
         self.requests_rejected = Counter(
             "toka_agent_receiver_rejected", "OTLP requests refused", ["reason"], registry=r
         )
+        self.http_refused = Counter(
+            "toka_agent_http_refused",
+            "HTTP requests or connections refused by the endpoint guard",
+            ["endpoint", "reason"],
+            registry=r,
+        )
         self.source_errors = Counter(
             "toka_agent_source_errors", "Collections that failed", ["source"], registry=r
         )

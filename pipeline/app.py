@@ -1,34 +1,50 @@
-"""The Faust app: one per worker process. Stages install their agents, tables and timers.
+"""The Faust app: one per worker process, and the whole data flow of one worker.
 
-Every topic carries raw bytes: stages decode with ``schemas.decode`` themselves, so a bad
-record goes to the dead-letter topic instead of failing inside Faust's deserialiser.
+    toka.metrics --windows--> toka.aggregates, aggregate-batches --+--> window sinks: alerts
+    toka.spans, otlp_spans --spans--> (the same)                    |      -> toka.alerts
+    toka.alerts --sinks (Alertmanager, if configured)               |
+    aggregate-batches (+ benchmarks, baseline-commands) --regressions--> toka.regressions
+    aggregate-batches --anomalies--> toka.anomalies
+    aggregate-batches --capacity--> toka.capacity
+    every bad or late record --> toka.deadletter (by the runtime, pipeline.runtime)
+    web: /metrics, /healthz (stalls, crashes, failing stages), /readyz
+
+Every stage module has ``install(ctx)``: ``create_pipeline`` builds one typed
+``StageContext`` (app, config, topics, guards, progress, window sinks) and hands it to each
+stage in order; nothing is stashed on the Faust app. Windows and spans run on the
+windowed-ingest runtime, the analytics stages on the analytics loop (pipeline.runtime).
+
+Every topic carries raw bytes: the runtime decodes them, so a bad record goes to the
+dead-letter topic instead of failing inside Faust's deserialiser.
 """
 
 from __future__ import annotations
 
 import importlib
 import socket
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import faust
 
 from pipeline.partitioner import CachingPartitioner
+from pipeline.runtime.context import StageContext, Topics
+from pipeline.runtime.progress import Progress
 from pipeline.topics import apply_changelog_settings
 from schemas.config import TokaConfig
 
-__all__ = ["STAGE_MODULES", "Topics", "create_app", "enabled_stages"]
+__all__ = ["STAGE_MODULES", "Topics", "create_app", "create_pipeline", "enabled_stages"]
 
-#: Stage modules, each with ``install(app, topics, cfg)``. Order does not matter.
+#: Stage modules, each with ``install(ctx)``, installed in this order.
 STAGE_MODULES = [
-    "pipeline.windows.stage",
-    "pipeline.spans.stage",
+    "pipeline.windows.stage",  # metrics -> windows -> aggregates, window sinks
+    "pipeline.spans.stage",  # spans, OTLP spans -> RED windows -> the same
     "pipeline.otlp_metrics.stage",  # the Collector's otlp_metrics -> toka.metrics
-    "pipeline.sinks.stage",
-    "pipeline.regressions.stage",
-    "pipeline.anomalies.stage",
-    "pipeline.capacity.stage",
+    "pipeline.alerts.stage",  # a window sink: closed windows -> rules -> toka.alerts
+    "pipeline.sinks.stage",  # toka.alerts -> Alertmanager
+    "pipeline.regressions.stage",  # aggregate batches, benchmarks -> regressions
+    "pipeline.anomalies.stage",  # aggregate batches -> anomalies
+    "pipeline.capacity.stage",  # aggregate batches -> capacity forecasts
     "pipeline.web.stage",  # /metrics, /healthz, /readyz; counts agent crashes
 ]
 
@@ -48,19 +64,6 @@ def enabled_stages(cfg: TokaConfig) -> list[str]:
         for module in STAGE_MODULES
         if getattr(cfg.performance, _SWITCHED.get(module, ""), True)
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Topics:
-    metrics: Any
-    spans: Any
-    benchmarks: Any
-    aggregates: Any
-    alerts: Any
-    regressions: Any
-    anomalies: Any
-    capacity: Any
-    deadletter: Any
 
 
 def _app_options(cfg: TokaConfig) -> dict[str, Any]:
@@ -85,7 +88,14 @@ def _credentials(opts: dict[str, Any]) -> Any:
 
 
 def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: Any) -> faust.App:
-    """Build the app with its topics on ``app.toka_topics`` and every stage installed."""
+    """The app with every stage (or those named in ``stages``) installed."""
+    return create_pipeline(cfg, stages, **overrides).app
+
+
+def create_pipeline(
+    cfg: TokaConfig, stages: list[str] | None = None, **overrides: Any
+) -> StageContext:
+    """Build the app and its stages; returns the context they share."""
     settings: dict[str, Any] = {
         "broker": "kafka://" + cfg.kafka.bootstrap_servers.replace(",", ";kafka://"),
         "store": "memory://",
@@ -140,8 +150,8 @@ def create_app(cfg: TokaConfig, stages: list[str] | None = None, **overrides: An
             for kind in Topics.__dataclass_fields__
         }
     )
-    cast(Any, app).toka_topics = topics
+    ctx = StageContext(app, cfg, topics, Progress(cfg.pipeline.stall_seconds))
     for module in enabled_stages(cfg) if stages is None else stages:
-        importlib.import_module(module).install(app, topics, cfg)
+        importlib.import_module(module).install(ctx)
     apply_changelog_settings(app, cfg)  # every table exists now; Faust creates them at start
-    return app
+    return ctx

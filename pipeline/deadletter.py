@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.runtime.guard import ProcessingGuard
 from schemas.codec import decode, encode
 from schemas.errors import DecodeError
 from schemas.records import AggregateBatch, DeadLetter, WindowAggregate, new_id

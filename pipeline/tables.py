@@ -18,6 +18,8 @@ from typing import Any, cast
 
 import faust
 
+from pipeline.runtime.state import dump, restore_with
+
 __all__ = [
     "POSITIONS_TABLE",
     "PartitionView",
@@ -162,6 +164,9 @@ class WriteBehind:
         self._held: list[tuple[Any, Any]] = []  # (stream, event), acked by settle()
         self._epoch = 0  # bumped by forget(): acks from before a rebalance are void
         self._settled_at = clock()
+        # Wall-clock time each key was last used (set by the caller per record: ``now``).
+        self.now = 0.0
+        self._used: dict[int, dict[str, float]] = {}
 
     def get(self, partition: int, key: str, restore: Any = None) -> Any:
         """The live state of ``key`` (restored from the table on first use), or None."""
@@ -169,7 +174,7 @@ class WriteBehind:
         obj = live.get(key, _ABSENT)
         if obj is _ABSENT:
             raw = self._table.get(f"{partition}|{key}")
-            obj = raw if raw is None or restore is None else restore(raw)
+            obj = raw if raw is None or restore is None else restore_with(restore, raw)
             live[key] = obj
         return obj
 
@@ -181,7 +186,26 @@ class WriteBehind:
             obj = new()
             self._live[partition][key] = obj
         self._dirty.setdefault(partition, set()).add(key)
+        self._used.setdefault(partition, {})[key] = self.now
         return obj
+
+    def evict_idle(self, partition: int, prefixes: tuple[str, ...], idle: float) -> int:
+        """Drop the state of keys starting with ``prefixes`` unused for ``idle`` seconds of
+        ``now``; returns how many. A key only in the table (a restart) starts its clock at
+        the first scan that sees it."""
+        used = self._used.setdefault(partition, {})
+        n = 0
+        for key in self.keys(partition):
+            if not key.startswith(prefixes):
+                continue
+            last = used.get(key)
+            if last is None:
+                used[key] = self.now
+            elif self.now - last >= idle:
+                self.put(partition, key, None)
+                del used[key]
+                n += 1
+        return n
 
     def put(self, partition: int, key: str, obj: Any) -> None:
         """Set (or, with None, delete) the state of ``key``; written at the next flush."""
@@ -212,7 +236,7 @@ class WriteBehind:
         self._moved.add(partition)
 
     def hold(self, stream: Any, event: Any) -> None:
-        """Ack ``event`` (of a ``stream.noack()`` stream) once its effect is in the table."""
+        """Ack ``event`` (of a manual-ack stream) once its effect is in the table."""
         self._held.append((stream, event))
 
     def due(self) -> bool:
@@ -241,6 +265,8 @@ class WriteBehind:
                 name = f"{partition}|{key}"
                 if obj is None:
                     self._table.pop(name, None)
+                    live.pop(key, None)  # no tombstone kept in memory
+                    self._used.get(partition, {}).pop(key, None)
                 else:
                     self._table[name] = _snapshot(obj)
                 n += 1
@@ -255,6 +281,7 @@ class WriteBehind:
         the next owner's writes land in the table, so ours would be stale, and it replays
         the records not acked (skipping those the flush covered)."""
         self._live.clear()
+        self._used.clear()
         self._applied.clear()
         self._held.clear()
         self._epoch += 1
@@ -291,6 +318,8 @@ class WriteBehind:
 
 
 def _snapshot(obj: Any) -> Any:
-    # A copy: the changelog serialises later, and the live object keeps changing.
-    snap = getattr(obj, "snapshot", None)
-    return snap() if snap is not None else obj.copy()
+    # A copy: the changelog serialises later, and the live object keeps changing. A state
+    # object's snapshot carries its version (pipeline.runtime.state).
+    if hasattr(obj, "snapshot"):
+        return dump(obj)
+    return obj.copy()

@@ -1,84 +1,48 @@
-"""``POST /v1/metrics`` on the agent's OTLP/HTTP receiver: protobuf or JSON, gzip or not.
+"""``POST /v1/metrics`` on the agent's OTLP/HTTP receiver (agents/spans/receiver.py), which
+serves it under the endpoint guard: content type, inflating, size, 503 while the publisher
+cannot take more and the error answers are the receiver's; this is what the route does
+with a body.
 
-Answers as the OTLP spec says: 200 with an ExportMetricsServiceResponse, 400 with a Status
-for a malformed body, 413 for an oversized one, 415 for another content type, 503 with
-Retry-After while the publisher cannot take more. Each ResourceMetrics becomes one
-MetricBatch of this host (through ``publish``), so pushed metrics go through the same
-redaction, limits and windows as collected ones.
+Each ResourceMetrics becomes one MetricBatch of this host (through ``publish``), so pushed
+metrics go through the same redaction, limits and windows as collected ones.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from typing import Any
 
-from aiohttp import web
+import orjson
 
 from agents.otlp_metrics.convert import DeltaState, ResourceSamples, parse_request, request_samples
-from agents.otlp_status import status_proto
-from agents.ratelog import RateLimitedLog
-from agents.selfmetrics import AgentMetrics
-from schemas.errors import DecodeError
 
-__all__ = ["add_metrics_route"]
-
-log = logging.getLogger("toka.agent.otlp")
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-_INVALID_ARGUMENT, _UNAVAILABLE = 3, 14
+__all__ = ["MetricsRoute"]
 
 
-def add_metrics_route(
-    app: web.Application,
-    publish: Callable[[ResourceSamples], None],
-    metrics: AgentMetrics,
-    *,
-    max_body: int,
-    saturated: Callable[[], bool] = lambda: False,
-    deltas: DeltaState | None = None,
-) -> None:
-    """Route ``POST /v1/metrics`` of ``app`` to ``publish``, one call per resource."""
-    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-        ExportMetricsServiceResponse,
-    )
+class MetricsRoute:
+    def __init__(
+        self, publish: Callable[[ResourceSamples], None], deltas: DeltaState | None = None
+    ) -> None:
+        self._publish = publish
+        self._deltas = deltas or DeltaState()
 
-    state = deltas or DeltaState()
-    rlog = RateLimitedLog(log)
+    @staticmethod
+    def parse(body: bytes, json: bool) -> Any:
+        """The request, in the caller's thread; DecodeError for a malformed body."""
+        return parse_request(body, json)
 
-    def refuse(ctype: str, status: int, reason: str, message: str) -> web.Response:
-        metrics.requests_rejected.labels(reason).inc()
-        rlog.log(logging.WARNING, reason, "OTLP metrics refused (%d): %s", status, message)
-        code = _UNAVAILABLE if status == 503 else _INVALID_ARGUMENT
-        headers = {"Retry-After": "5"} if status == 503 else None
-        if ctype == JSON:
-            return web.json_response({"code": code, "message": message}, status=status,
-                                     headers=headers)  # fmt: skip
-        return web.Response(body=status_proto(code, message), status=status, content_type=PROTOBUF,
-                            headers=headers)  # fmt: skip
-
-    async def handle(request: web.Request) -> web.Response:
-        ctype = request.content_type
-        if ctype not in (PROTOBUF, JSON):
-            return refuse(ctype, 415, "content_type", f"Content-Type must be {PROTOBUF} or {JSON}")
-        if saturated():
-            return refuse(ctype, 503, "overloaded", "agent spool nearly full; retry later")
-        if (request.content_length or 0) > max_body:
-            return refuse(ctype, 413, "too_large", f"body over {max_body} bytes")
-        try:
-            body = await request.read()  # aiohttp inflates gzip and caps the inflated size
-        except web.HTTPRequestEntityTooLarge:
-            return refuse(ctype, 413, "too_large", f"body over {max_body} bytes")
-        try:
-            groups = list(request_samples(parse_request(body, ctype == JSON), state))
-        except DecodeError as exc:
-            return refuse(ctype, 400, "malformed", str(exc))
-        for group in groups:
+    def apply(self, request: Any) -> None:
+        """On the event loop: the delta state and the publisher are the loop's."""
+        for group in request_samples(request, self._deltas):
             if group[1]:
-                publish(group)
-        if ctype == JSON:
-            return web.json_response({})
-        return web.Response(body=ExportMetricsServiceResponse().SerializeToString(),
-                            content_type=PROTOBUF)  # fmt: skip
+                self._publish(group)
 
-    app.router.add_post("/v1/metrics", handle)
+    @staticmethod
+    def success(json: bool) -> bytes:
+        if json:
+            return orjson.dumps({})
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+            ExportMetricsServiceResponse,
+        )
+
+        return ExportMetricsServiceResponse().SerializeToString()  # type: ignore[no-any-return]

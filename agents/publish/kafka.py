@@ -60,18 +60,22 @@ def available_compression(wanted: str) -> str | None:
     return None
 
 
-def _is_poison(exc: BaseException) -> bool:
-    """A non-retriable error about the record itself (too large, corrupt, invalid topic).
-    Authorization failures are not: they are fixed by an operator, so records wait."""
-    from aiokafka.errors import KafkaError
+# Errors about the record itself: sending it again can never succeed. Everything else,
+# aiokafka's own "non-retriable" KafkaTimeoutError, BrokerNotAvailableError, ProducerClosed
+# or an authorization failure an operator will fix, keeps the record (queue or spool).
+_POISON = (
+    "MessageSizeTooLargeError", "RecordTooLargeError", "RecordListTooLargeError",
+    "CorruptRecordException", "InvalidMessageError", "InvalidTopicError",
+    "InvalidTimestampError", "UnsupportedForMessageFormatError",
+)  # fmt: skip
 
-    name = type(exc).__name__
-    return (
-        isinstance(exc, KafkaError)
-        and not exc.retriable
-        and "Authori" not in name
-        and "Authenticat" not in name
-    )
+
+def _is_poison(exc: BaseException) -> bool:
+    """A non-retriable error about the record itself (too large, corrupt, invalid topic)."""
+    import aiokafka.errors
+
+    poison = tuple(getattr(aiokafka.errors, name) for name in _POISON)
+    return isinstance(exc, poison)
 
 
 def describe(options: dict[str, Any]) -> str:
@@ -161,6 +165,6 @@ class KafkaSink:
 
 async def _quiet_stop(producer: Any) -> None:
     try:
-        await asyncio.wait_for(producer.stop(), 5)
+        await asyncio.wait_for(producer.stop(), 1.5)  # within the stop margin of the runtime
     except Exception as exc:  # noqa: BLE001 - stopping a producer whose broker is gone
         log.debug("producer stop: %r", exc)

@@ -108,6 +108,9 @@ class Spool:
         self._log = RateLimitedLog(log)
         self.dropped = 0
         for path in sorted(self.dir.glob("*.seg")):
+            if not path.stem.isdigit():  # not ours (a copy, an editor's backup): left alone
+                self._log.log(logging.WARNING, "stray", "spool: ignoring %s (not a segment)", path)
+                continue
             self._segments.append(_Segment(path, path.stat().st_size, self._count(path)))
             self._next_seq = max(self._next_seq, int(path.stem) + 1)
 

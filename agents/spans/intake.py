@@ -60,7 +60,8 @@ class SpanIntake:
 
     def add(self, groups: Iterable[ResourceSpans]) -> Accepted:
         received = sampled_out = rejected = 0
-        for resource, spans in groups:
+        for raw_resource, spans in groups:
+            resource = raw_resource
             received += len(spans)
             kept = [s for s in spans if self._sampler.keep_hex(s.trace_id)]
             sampled_out += len(spans) - len(kept)
@@ -72,6 +73,7 @@ class SpanIntake:
                 continue
             if self._redactor is not None:
                 kept = self._redactor.spans(kept)
+                resource = self._redactor.resource(raw_resource)
             self._append(resource, kept)
         self._m.spans_received.inc(received)
         if sampled_out:

@@ -3,20 +3,18 @@ counterpart of the raw measurement, i.e. the most any Faust stage can do on this
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 import orjson
 
-from schemas.config import TokaConfig
+from pipeline.runtime.context import StageContext
 
 __all__ = ["install"]
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+def install(ctx: StageContext) -> None:
     counted = [0]
 
-    @app.agent(topics.metrics, name="toka-bench-noop")
+    @ctx.app.agent(ctx.topics.metrics, name="toka-bench-noop")
     async def noop(stream: faust.StreamT) -> None:
         async for value in stream:
             counted[0] += len(orjson.loads(value)["samples"])

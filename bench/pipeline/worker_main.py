@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from faust import Sensor
 
-from pipeline.app import create_app
+from pipeline.app import create_pipeline
 from pipeline.cli.worker_cmd import make_worker
 from pipeline.web.sensor import OutputSensor
 from schemas.config import load_config
@@ -48,9 +48,10 @@ if __name__ == "__main__":
     cfg = load_config(None)
     stages = os.environ.get("TOKA_BENCH_STAGES")
     overrides = orjson.loads(os.environ.get("TOKA_BENCH_FAUST") or "{}")
-    app = create_app(cfg, stages=stages.split(",") if stages else None, **overrides)
+    ctx = create_pipeline(cfg, stages=stages.split(",") if stages else None, **overrides)
+    app = ctx.app
     progress = open(os.environ["TOKA_BENCH_PROGRESS"], "a", buffering=1)  # noqa: SIM115
-    metrics = app.toka_topics.metrics.get_topic_name()
+    metrics = ctx.topics.metrics.get_topic_name()
     batches = cfg.kafka.topic("aggregate-batches")
     readers = [a for a in app.agents.values() if batches in getattr(a.channel, "topics", ())]
     analytics = StreamProgress(batches, len(readers))

@@ -1,9 +1,10 @@
-"""Faust adapter of the alerting engine, shared by every stage that closes windows.
+"""The alerts stage: the alerting engine over every closed window, in the same process.
 
-The metrics windows and the span RED metrics both hand their closed windows to one
-``AlertStage``: one rule set, one changelogged state table keyed by partition (input
-topics have the same partition count, and Faust assigns equal partition numbers of them
-to the same worker), and one timer for time-driven transitions.
+``install`` subscribes one ``AlertStage`` to the context's window sinks, so the metrics
+windows and the span RED metrics both hand it their closed windows (no Kafka hop): one
+rule set, one changelogged state table keyed by partition (input topics have the same
+partition count, and Faust assigns equal partition numbers of them to the same worker),
+and one timer for time-driven transitions.
 
 Send, then commit: the alerts of a change are delivered to ``toka.alerts`` before the state
 change is written to the changelog. A worker killed in between restores the old state and
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 import faust
 
@@ -31,13 +32,14 @@ from pipeline.alerts.staged import (
     send_then_commit,
     tick_each,
 )
-from pipeline.stage_errors import ProcessingGuard, register_guard
+from pipeline.runtime.context import StageContext
+from pipeline.runtime.guard import ProcessingGuard
 from pipeline.tables import PartitionView, make_durable, partitioned_table
 from schemas import encode
 from schemas.config import TokaConfig
 from schemas.records import Alert, WindowAggregate
 
-__all__ = ["AlertStage", "alert_stage"]
+__all__ = ["AlertStage", "install"]
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +124,16 @@ class AlertStage:
         await self.topics.deadletter.send(key=self._aggregates_topic.encode(), value=encode(record))
 
 
-def alert_stage(app: faust.App, topics: Any, cfg: TokaConfig) -> AlertStage:
-    """The app's one AlertStage, created by the first stage that asks for it."""
-    stage = getattr(app, "toka_alert_stage", None)
-    if stage is None:
-        stage = cast(Any, app).toka_alert_stage = AlertStage(app, topics, cfg)
-        register_guard(app, stage.guard)
-    return stage
+def install(ctx: StageContext) -> None:
+    stage = AlertStage(ctx.app, ctx.topics, ctx.cfg)
+    ctx.guards.append(stage.guard)
+
+    async def on_closed(partition: int, aggregates: list[WindowAggregate], now: float) -> None:
+        # Alert state is keyed by input partition; an OTLP partition with no toka.spans or
+        # toka.metrics twin on this worker (more OTLP partitions than ours) has no state
+        # slot here, so its RED windows are emitted but not alerted on.
+        if partition in stage.assigned_partitions():
+            await stage.evaluate(partition, aggregates, now)
+
+    ctx.window_sinks.append(on_closed)
+    ctx.services["alerts"] = stage

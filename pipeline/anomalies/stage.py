@@ -17,110 +17,21 @@ anomaly reported twice.
 
 from __future__ import annotations
 
-import logging
-from fnmatch import fnmatchcase
-from typing import Any, cast
-
-import faust
-
-from pipeline.analytics_input import analytics_input, batch_to_apply
-from pipeline.anomalies.leak import LeakParams, LeakState, observe_rss
-from pipeline.anomalies.records import leak_anomaly, score_anomaly
-from pipeline.anomalies.scoring import ScoreParams, SeriesState, score_value
-from pipeline.stage_errors import ProcessingGuard, register_guard
-from schemas import WindowAggregate, encode
-from schemas.analytics import Anomaly
-from schemas.config import TokaConfig
+from pipeline.anomalies.logic import AnomalyLogic
+from pipeline.runtime.analytics_runtime import run_analytics
+from pipeline.runtime.context import StageContext
 
 __all__ = ["TOPIC_KINDS", "install"]
 
-log = logging.getLogger(__name__)
-
 #: Topics of this stage besides the pipeline's own (none: it reads aggregate-batches).
 TOPIC_KINDS: tuple[str, ...] = ()
-HOST_USED = "system_memory_used_bytes"
-HOST_AVAILABLE = "system_memory_available_bytes"
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
-    ac = cfg.analytics.anomalies
+def install(ctx: StageContext) -> None:
+    ac = ctx.cfg.analytics.anomalies
     if not ac.enabled:
         return
-    sp = ScoreParams(
-        history=ac.history_windows, min_history=ac.min_history, threshold=ac.threshold,
-        periods_s=tuple(ac.seasonal_periods_seconds),
-        buckets_per_period=ac.seasonal_buckets_per_period, min_strength=ac.seasonal_min_strength,
+    run_analytics(
+        ctx, "anomalies", "toka-anomaly-state",
+        lambda state: AnomalyLogic(ac, state, ctx.topics.anomalies),
     )  # fmt: skip
-    lp = LeakParams(
-        bucket_s=ac.leak_bucket_seconds, min_hours=ac.leak_min_hours,
-        keep_hours=max(24.0, 2 * ac.leak_min_hours),
-        min_growth_percent=ac.leak_min_growth_percent, cooldown_s=ac.leak_cooldown_hours * 3600,
-    )  # fmt: skip
-    host_series = {ac.leak_series, ac.host_memory_total_series, HOST_USED, HOST_AVAILABLE}
-    state, source, _ = analytics_input(app, cfg, "toka-anomaly-state", "anomalies")
-    guard = ProcessingGuard("anomalies")
-    wanted: dict[str, bool] = {}  # name -> scored? (fnmatch per aggregate is not cheap)
-
-    def wants(name: str) -> bool:
-        hit = wanted.get(name)
-        if hit is None:
-            hit = wanted[name] = not ac.series or any(fnmatchcase(name, p) for p in ac.series)
-        return hit
-
-    def on_series(agg: WindowAggregate, p: int, out: list[Anomaly]) -> None:
-        # a counter's cumulative value always drifts out of range: score its rate
-        for f in ["rate"] if agg.type == "counter" else ac.fields:
-            value = getattr(agg, f, None)
-            if not isinstance(value, int | float):
-                continue
-            st = state.use(p, f"r|{agg.series}|{f}", SeriesState.restore, SeriesState)
-            sc = score_value(st, float(value), agg.window_end, sp)
-            if sc is not None and sc.is_anomaly(ac.threshold):
-                out.append(score_anomaly(agg, f, float(value), sc, threshold=ac.threshold))
-
-    def on_host(agg: WindowAggregate, p: int, out: list[Anomaly]) -> None:
-        host = state.use(p, f"h|{agg.host}", None, dict)
-        if agg.name != ac.leak_series:
-            host[agg.name] = agg.last
-            return
-        # "available" is what the kernel can hand out (free + reclaimable cache); without
-        # it, total - used
-        total, used = host.get(ac.host_memory_total_series), host.get(HOST_USED)
-        free = host.get(HOST_AVAILABLE)
-        if free is None and total is not None and used is not None:
-            free = total - used
-        st = state.use(p, f"p|{agg.series}", LeakState.restore, LeakState)
-        verdict = observe_rss(st, agg.window_end, agg.mean, lp, free)
-        if verdict is not None:
-            out.append(leak_anomaly(agg, verdict))
-
-    def on_batch(aggs: list[WindowAggregate], p: int) -> list[Anomaly]:
-        found: list[Anomaly] = []
-        for agg in aggs:
-            handle = on_host if agg.name in host_series else on_series if wants(agg.name) else None
-            if handle is not None:
-                with guard.record(count_ok=False):  # one failing series must not stop the rest
-                    handle(agg, p, found)
-        return found
-
-    @app.agent(source, name="toka-anomalies")
-    async def anomalies(stream: faust.StreamT) -> None:
-        # acked by state.settle(), once the table holds the effect
-        manual = cast("faust.Stream[Any]", stream).noack()
-        async for event in manual.events():
-            state.hold(manual, event)
-            msg = event.message
-            p = msg.partition
-            with guard.record():
-                aggs = await batch_to_apply(state, event, topics.deadletter, guard)
-                if aggs is None:
-                    continue
-                found = on_batch(aggs, p)
-                state.applied(p, msg.offset, msg.timestamp)
-                if found:  # durable first: a replay must not find it again
-                    state.flush()
-                for a in found:
-                    guard.count(a.kind)
-                    await topics.anomalies.send(key=a.series.encode(), value=encode(a))
-
-    register_guard(app, guard)

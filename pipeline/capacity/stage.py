@@ -20,25 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, cast
 
-import faust
-
-from pipeline.analytics_input import analytics_input, batch_to_apply
 from pipeline.capacity.forecast import build_forecast
-from pipeline.capacity.history import (
-    Meta,
-    chunk_key,
-    expire,
-    flatten,
-    ingest,
-    meta_key,
-    resource_key,
-)
-from pipeline.stage_errors import ProcessingGuard, register_guard
-from schemas import WindowAggregate, encode
+from pipeline.capacity.history import Meta, chunk_key, flatten, resource_key
+from pipeline.capacity.logic import CapacityLogic
+from pipeline.runtime.analytics_runtime import run_analytics
+from pipeline.runtime.context import StageContext
+from schemas import encode
 from schemas.analytics import CapacityForecast
-from schemas.config import TokaConfig
 
 __all__ = ["TOPIC_KINDS", "install"]
 
@@ -50,49 +39,14 @@ log = logging.getLogger(__name__)
 Job = tuple[int, str, Meta, list[float], list[float]]
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
-    cc = cfg.analytics.capacity
+def install(ctx: StageContext) -> None:
+    app, cc = ctx.app, ctx.cfg.analytics.capacity
     if not cc.enabled:
         return
-    used_names = set(cc.series)
-    total_of = {total: used for used, total in cc.series.items() if total}
-    state, source, batches = analytics_input(app, cfg, "toka-capacity-history", "capacity")
-    guard = ProcessingGuard("capacity")
-
-    def on_resource(agg: WindowAggregate, p: int) -> None:
-        res = resource_key(agg.host, agg.labels)
-        used = total_of.get(agg.name, agg.name)
-        meta = state.use(
-            p, meta_key(used, res), Meta.restore, lambda: Meta(used, agg.host, dict(agg.labels))
-        )
-        if agg.name in total_of:
-            meta.capacity = agg.last
-            return
-        meta.series = agg.series
-        point = ingest(meta, agg.window_end, agg.mean, cc.bucket_seconds)
-        if point is not None:
-            chunk = state.use(p, chunk_key(used, res, int(point[0] // 86400)), None, list)
-            chunk.append(list(point))
-            for day in expire(meta, cc.retention_days):
-                state.put(p, chunk_key(used, res, day), None)
-
-    @app.agent(source, name="toka-capacity")
-    async def capacity(stream: faust.StreamT) -> None:
-        # acked by state.settle(), once the table holds the effect
-        manual = cast("faust.Stream[Any]", stream).noack()
-        async for event in manual.events():
-            state.hold(manual, event)
-            msg = event.message
-            p = msg.partition
-            with guard.record():
-                aggs = await batch_to_apply(state, event, topics.deadletter, guard)
-                if aggs is None:
-                    continue
-                for agg in aggs:
-                    if agg.name in used_names or agg.name in total_of:
-                        with guard.record(count_ok=False):  # one bad series, not the batch
-                            on_resource(agg, p)
-                state.applied(p, msg.offset, msg.timestamp)
+    loop = run_analytics(
+        ctx, "capacity", "toka-capacity-history", lambda state: CapacityLogic(cc, state)
+    )
+    state, guard, batches = loop.state, loop.guard, loop.batches
 
     def due_jobs() -> list[Job]:
         jobs = []
@@ -150,7 +104,5 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
                     state.touch(p, key)
                 if fc is not None:
                     guard.count("forecasts")
-                    await topics.capacity.send(key=fc.series.encode(), value=encode(fc))
+                    await ctx.topics.capacity.send(key=fc.series.encode(), value=encode(fc))
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)
-
-    register_guard(app, guard)

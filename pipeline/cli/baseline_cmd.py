@@ -80,6 +80,7 @@ async def _read_table(cfg: Any, timeout: float) -> list[dict[str, Any]]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from pipeline.regressions.stage import STATE_TABLE
+    from pipeline.runtime.state import unwrap
 
     topic = f"{cfg.pipeline.app_id}-{STATE_TABLE}-changelog"
     consumer = AIOKafkaConsumer(
@@ -116,7 +117,8 @@ async def _read_table(cfg: Any, timeout: float) -> list[dict[str, Any]]:
         if text.startswith('"'):  # Faust may write table keys JSON-encoded
             text = json.loads(text)
         _, kind, subject = text.split("|", 2)
-        rows.append(_row("series" if kind == "s" else "benchmark", subject, json.loads(value)))
+        state = unwrap(json.loads(value))
+        rows.append(_row("series" if kind == "s" else "benchmark", subject, state))
     return rows
 
 

@@ -24,28 +24,16 @@ written at once.
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
-import faust
 import msgspec
 
-from pipeline.analytics_input import analytics_input, batch_to_apply
-from pipeline.deadletter import (
-    decode_or_dead_letter,
-    send_dead_letter,
-)
-from pipeline.regressions.detector import DetectorState, apply_command, observe_seasonal
-from pipeline.regressions.runs import RunBaseline, RunParams, judge_run
-from pipeline.regressions.subjects import (
-    Watch,
-    build_regression,
-    series_subject,
-    version_of,
-    watched_value,
-)
-from pipeline.stage_errors import ProcessingGuard, register_guard
-from schemas import WindowAggregate, encode
-from schemas.analytics import BaselineCommand, BenchmarkResult, Regression
+from agents.commands import CommandGate, Outcome
+from pipeline.regressions.logic import RegressionLogic
+from pipeline.runtime.analytics_runtime import Finding, Refused, run_analytics
+from pipeline.runtime.context import StageContext
+from pipeline.tables import WriteBehind
+from schemas.analytics import BaselineCommand, BenchmarkResult
 from schemas.config import TokaConfig
 
 __all__ = ["STATE_TABLE", "TOPIC_KINDS", "command_topic", "install"]
@@ -67,130 +55,62 @@ def command_topic(cfg: TokaConfig) -> str:
     return cfg.kafka.topic(TOPIC_KINDS[0])
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+def install(ctx: StageContext) -> None:
+    app, cfg = ctx.app, ctx.cfg
     rc = cfg.analytics.regressions
     if not rc.enabled:
         return
-    bc = cfg.analytics.bench
-    watch = Watch(rc)
     parts = cfg.pipeline.partitions
-    state, source, batches = analytics_input(
-        app, cfg, STATE_TABLE, "regressions", cfg.kafka.topic("benchmarks"), command_topic(cfg)
-    )
-    guard = ProcessingGuard("regressions")
     commands = app.topic(command_topic(cfg), key_type=bytes, value_type=bytes)
+    logic: RegressionLogic | None = None
 
-    async def emit(found: list[Regression]) -> None:
-        for record in found:
-            guard.count("regressions")
-            await topics.regressions.send(key=record.subject.encode(), value=encode(record))
+    def make_logic(state: WriteBehind) -> RegressionLogic:
+        nonlocal logic
+        logic = RegressionLogic(rc, cfg.analytics.bench, state, ctx.topics.regressions)
+        return logic
 
-    def on_aggregate(agg: WindowAggregate, p: int) -> Regression | None:
-        picked = watched_value(agg, rc.fields)
-        if picked is None:
-            return None
-        field, value = picked
-        subject = series_subject(agg, rc.version_labels)
-        version = version_of(agg.labels, rc.version_labels)
-        st = state.use(p, f"s|{subject}", DetectorState.restore, DetectorState)
-        finding = observe_seasonal(
-            st, value, version, agg.window_end, p=watch.params(agg.name), sp=watch.season
-        )
-        if finding is None:
-            return None
-        labels = {k: v for k, v in agg.labels.items() if k not in rc.version_labels}
-        return build_regression(
-            finding, kind="series", subject=subject, field=field,
-            name=agg.name, host=agg.host, labels=labels,
-        )  # fmt: skip
+    # The local word on remote commands: refusals counted as command_refused_<reason>.
+    command_guard = ctx.guard("baseline-commands")
 
-    def on_batch(aggs: list[WindowAggregate], p: int) -> list[Regression]:
-        found = []
-        for agg in aggs:
-            if not watch.wants(agg.name):
-                continue
-            with guard.record(count_ok=False):  # one failing series must not stop the rest
-                out = on_aggregate(agg, p)
-                if out is not None:
-                    found.append(out)
-        return found
+    def count_refusal(outcome: Outcome) -> None:
+        if outcome.outcome.startswith("refused"):
+            command_guard.count(f"command_{outcome.outcome}")
 
-    def on_benchmark(res: BenchmarkResult, p: int) -> Regression | None:
-        base = state.use(p, f"b|{res.benchmark}", RunBaseline.restore, RunBaseline)
-        params = RunParams(
-            p_value=bc.p_value, min_effect_percent=bc.min_effect_percent,
-            higher_is_better=res.higher_is_better,
-        )  # fmt: skip
-        finding = judge_run(base, res.samples, res.version, params)
-        if finding is None:
-            return None
-        return build_regression(
-            finding, kind="benchmark", subject=res.benchmark, field=res.metric,
-            name=res.benchmark, labels=res.labels,
-        )  # fmt: skip
+    gate = CommandGate(
+        "baseline", rc.commands, known=("pin", "unpin", "reset"), on_outcome=count_refusal
+    )
 
-    def on_series_command(cmd: BaselineCommand, p: int) -> None:
-        st = state.get(p, f"s|{cmd.subject}", DetectorState.restore)
-        if st is not None:
-            apply_command(st, cmd.action, watch.params(""))
-            state.touch(p, f"s|{cmd.subject}")
-            log.info("baseline %s: %s", cmd.subject, cmd.action)
-
-    def on_benchmark_command(cmd: BaselineCommand, p: int) -> None:
-        base = state.get(p, f"b|{cmd.subject}", RunBaseline.restore)
-        if base is not None:
-            if cmd.action == "reset":
-                base = RunBaseline(generation=base.generation + 1)
-            else:
-                base.pinned = cmd.action == "pin"
-            state.put(p, f"b|{cmd.subject}", base)
-            log.info("baseline %s: %s", cmd.subject, cmd.action)
-
-    async def on_command(cmd: BaselineCommand, raw: bytes, msg: Any) -> None:
-        if msg.key == COPY_KEY:
-            on_series_command(cmd, msg.partition)
+    async def on_command(
+        logic: RegressionLogic, cmd: BaselineCommand, raw: bytes, msg: Any
+    ) -> None:
+        copy = msg.key == COPY_KEY  # this stage's own fan-out to every partition
+        verdict = gate.admit(cmd.id, cmd.action, cmd.subject, cmd.ts, count=not copy)
+        if not verdict.allowed:
             return
-        on_benchmark_command(cmd, msg.partition)
+        if copy:
+            if logic.on_series_command(cmd, msg.partition):
+                gate.record(verdict, f"applied to series on partition {msg.partition}")
+            return
+        done = logic.on_benchmark_command(cmd, msg.partition)
+        gate.record(verdict, "applied to benchmark" if done else "fanned out to series")
         for q in range(parts):
             await commands.send(key=COPY_KEY, value=raw, partition=q)
 
-    @app.agent(source, name="toka-regressions")
-    async def regressions(stream: faust.StreamT) -> None:
-        # acked by state.settle(), once the table holds the effect
-        manual = cast("faust.Stream[Any]", stream).noack()
-        async for event in manual.events():
-            state.hold(manual, event)
-            msg = event.message
-            raw: bytes = event.value
-            p = msg.partition
-            with guard.record():
-                if msg.topic == batches:
-                    aggs = await batch_to_apply(state, event, topics.deadletter, guard)
-                    if aggs is None:
-                        continue
-                    found = on_batch(aggs, p)
-                    state.applied(p, msg.offset, msg.timestamp)
-                    if found:  # durable first: a replay must not find it again
-                        state.flush()
-                    await emit(found)
-                    continue
-                record = await decode_or_dead_letter(raw, msg, topics.deadletter, guard)
-                if record is None or not state.owns(p):
-                    continue
-                out = None
-                if isinstance(record, BenchmarkResult):
-                    out = on_benchmark(record, p)
-                elif isinstance(record, BaselineCommand):
-                    await on_command(record, raw, msg)
-                else:
-                    guard.count("unexpected_schema")
-                    err = f"{type(record).__name__} is not an input of the regression stage"
-                    await send_dead_letter(topics.deadletter, "unknown_schema", err, raw, msg)
-                    continue
-                state.flush()  # rare records: written through
-                await emit([] if out is None else [out])
+    async def on_record(record: Any, raw: bytes, msg: Any) -> list[Finding]:
+        assert logic is not None  # made before the agent starts
+        p = msg.partition
+        if isinstance(record, BenchmarkResult):
+            return logic.on_benchmark(record, p)
+        if isinstance(record, BaselineCommand):
+            await on_command(logic, record, raw, msg)
+            return []
+        err = f"{type(record).__name__} is not an input of the regression stage"
+        raise Refused("unknown_schema", err)
 
-    register_guard(app, guard)
+    run_analytics(
+        ctx, "regressions", STATE_TABLE, make_logic, cfg.kafka.topic("benchmarks"),
+        command_topic(cfg), on_record=on_record,
+    )  # fmt: skip
 
 
 def decode_state(value: bytes) -> dict[str, Any]:

@@ -55,8 +55,14 @@ class AlertmanagerClient:
         backoff: Callable[[], Backoff] = Backoff,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         extra_attempts: int = 3,
+        authorization: str | None = None,
+        ca_file: str | None = None,
     ) -> None:
+        """``authorization``: the ``Authorization`` header value for every URL
+        (``HttpCredentials.authorization()``), kept out of the URLs that logs print."""
         self.urls = [u.rstrip("/") + "/api/v2/alerts" for u in urls]
+        self._authorization = authorization
+        self._ca_file = ca_file  # https Alertmanagers signed by a CA of one's own
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.counts: Counter[str] = Counter()
         self._backoff = backoff
@@ -73,9 +79,17 @@ class AlertmanagerClient:
     async def post(self, url: str, alerts: list[dict[str, Any]]) -> None:
         """One attempt; raises on failure (``_Permanent`` when retrying cannot help)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
+            ssl: Any = None
+            if self._ca_file is not None:
+                import ssl as ssl_module
+
+                ssl = ssl_module.create_default_context(cafile=self._ca_file)
+            connector = aiohttp.TCPConnector(ssl=ssl) if ssl is not None else None
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector)
         body = orjson.dumps(alerts)
         headers = {"Content-Type": "application/json"}
+        if self._authorization:
+            headers["Authorization"] = self._authorization
         async with self._session.post(url, data=body, headers=headers) as resp:
             if resp.status < 300:
                 return

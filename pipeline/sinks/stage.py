@@ -15,12 +15,11 @@ from typing import Any
 
 import faust
 
+from pipeline.runtime.context import StageContext
 from pipeline.sinks.alertmanager import active_payloads, payload, record
 from pipeline.sinks.client import AlertmanagerClient
-from pipeline.stage_errors import ProcessingGuard, register_guard
 from pipeline.tables import PartitionView, partitioned_table
 from schemas import Alert, decode
-from schemas.config import TokaConfig
 from schemas.errors import DecodeError
 
 __all__ = ["install"]
@@ -28,14 +27,19 @@ __all__ = ["install"]
 log = logging.getLogger(__name__)
 
 
-def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
+def install(ctx: StageContext) -> None:
+    app, topics, cfg = ctx.app, ctx.topics, ctx.cfg
     pc = cfg.pipeline
     if not pc.alertmanager_urls:
         return
     resend = pc.alertmanager_resend_seconds
-    client = AlertmanagerClient(pc.alertmanager_urls, pc.alertmanager_timeout_seconds)
+    client = AlertmanagerClient(
+        pc.alertmanager_urls, pc.alertmanager_timeout_seconds,
+        authorization=pc.alertmanager_auth.authorization("pipeline.alertmanager_auth"),
+        ca_file=str(pc.alertmanager_ca_file) if pc.alertmanager_ca_file else None,
+    )  # fmt: skip
     active = partitioned_table(app, "toka-alertmanager-active", pc.partitions)
-    guard = ProcessingGuard("alertmanager")
+    guard = ctx.guard("alertmanager")
     alerts_topic = cfg.kafka.topic("alerts")
 
     @app.agent(topics.alerts, name="toka-alertmanager-sink")
@@ -67,5 +71,4 @@ def install(app: faust.App, topics: Any, cfg: TokaConfig) -> None:
         async def on_stop(self) -> None:
             await client.close()
 
-    register_guard(app, guard)
-    app.toka_alertmanager = client  # type: ignore[attr-defined]
+    ctx.services["alertmanager"] = client

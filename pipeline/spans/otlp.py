@@ -5,14 +5,20 @@ default) or ``otlp_json``. Each ResourceSpans becomes one SpanBatch (host from
 ``host.name``, service from ``service.name``), so existing collectors feed the RED
 windows unchanged. OTLP/JSON carries trace and span ids as hex and 64-bit times as
 strings (the OTLP spec's JSON mapping), which protobuf's own JSON parser would reject.
+
+Spans from a Collector never passed through a Toka agent, so they are redacted here, in
+the decoding itself (span names, attributes, resource attributes): whatever consumes the
+decoded batches, dead letters included, sees only redacted values.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
 import orjson
 
+from agents.redact import Redactor, default_redactor
 from schemas.errors import DecodeError
 from schemas.records import Span, SpanBatch, new_id
 
@@ -22,8 +28,30 @@ _KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "produce
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
 
 
-def decode_otlp_spans(data: bytes, encoding: str = "auto") -> list[SpanBatch]:
-    """SpanBatches of one exporter message; ``auto`` tells JSON from protobuf by its first byte."""
+def decode_otlp_spans(
+    data: bytes,
+    encoding: str = "auto",
+    redactor: Redactor | Literal["default"] | None = "default",
+) -> list[SpanBatch]:
+    """SpanBatches of one exporter message; ``auto`` tells JSON from protobuf by its first byte.
+
+    ``redactor``: the configured one (``Redactor.from_config(cfg.agent.redaction)``), the
+    default rules, or None only when redaction is turned off in the configuration.
+    """
+    groups = _decode(data, encoding)
+    active = _shared_default() if redactor == "default" else redactor
+    return [_batch(resource, spans, active) for resource, spans in groups]
+
+
+@cache
+def _shared_default() -> Redactor:
+    return default_redactor()
+
+
+_Groups = list[tuple[dict[str, Any], list[Span]]]
+
+
+def _decode(data: bytes, encoding: str) -> _Groups:
     if encoding == "auto":
         if data.lstrip()[:1] != b"{":
             return _from_proto(data)
@@ -42,7 +70,7 @@ def decode_otlp_spans(data: bytes, encoding: str = "auto") -> list[SpanBatch]:
     raise ValueError(f"unknown OTLP encoding {encoding!r} (otlp_proto, otlp_json, auto)")
 
 
-def _from_proto(data: bytes) -> list[SpanBatch]:
+def _from_proto(data: bytes) -> _Groups:
     from google.protobuf.message import DecodeError as ProtoError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -53,7 +81,7 @@ def _from_proto(data: bytes) -> list[SpanBatch]:
         req.ParseFromString(data)
     except ProtoError as exc:
         raise DecodeError("invalid", f"not an OTLP ExportTraceServiceRequest: {exc}") from None
-    out = []
+    out: _Groups = []
     for rs in req.resource_spans:
         resource = {a.key: _proto_value(a.value) for a in rs.resource.attributes}
         spans = [
@@ -71,7 +99,7 @@ def _from_proto(data: bytes) -> list[SpanBatch]:
             for ss in rs.scope_spans
             for sp in ss.spans
         ]
-        out.append(_batch(resource, spans))
+        out.append((resource, spans))
     return out
 
 
@@ -88,14 +116,22 @@ def _proto_value(v: Any) -> Any:
     return getattr(v, which)
 
 
-def _from_json(data: bytes) -> list[SpanBatch]:
+def _from_json(data: bytes) -> _Groups:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise DecodeError("not_json", str(exc)) from None
     if not isinstance(doc, dict):
         raise DecodeError("wrong_type", "expected an OTLP JSON object")
-    out = []
+    try:
+        return _json_batches(doc)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        # A value of the wrong shape somewhere (a string where an object belongs, ...).
+        raise DecodeError("wrong_type", f"malformed OTLP JSON: {exc!r}") from None
+
+
+def _json_batches(doc: dict[str, Any]) -> _Groups:
+    out: _Groups = []
     for i, rs in enumerate(_list(doc, "resourceSpans", "$")):
         where = f"$.resourceSpans[{i}]"
         resource = _json_attrs((rs.get("resource") or {}).get("attributes"))
@@ -103,7 +139,7 @@ def _from_json(data: bytes) -> list[SpanBatch]:
         for j, ss in enumerate(_list(rs, "scopeSpans", where)):
             for k, sp in enumerate(_list(ss, "spans", f"{where}.scopeSpans[{j}]")):
                 spans.append(_json_span(sp, f"{where}.scopeSpans[{j}].spans[{k}]"))
-        out.append(_batch(resource, spans))
+        out.append((resource, spans))
     return out
 
 
@@ -158,7 +194,9 @@ def _json_value(v: dict[str, Any]) -> Any:
     return None
 
 
-def _batch(resource: dict[str, Any], spans: list[Span]) -> SpanBatch:
+def _batch(resource: dict[str, Any], spans: list[Span], redactor: Redactor | None) -> SpanBatch:
     res = {k: str(v) for k, v in resource.items() if isinstance(v, str | int | float | bool)}
+    if redactor is not None:
+        res, spans = redactor.resource(res), redactor.spans(spans)
     host = res.get("host.name") or res.get("k8s.pod.name") or res.get("service.instance.id", "")
     return SpanBatch(id=new_id(), host=host, spans=spans, resource=res)

@@ -15,12 +15,12 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipeline.stage_errors import registered_guards
+from pipeline.runtime.progress import Progress
 from pipeline.web.health import Health, StageCounts
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog
 
-__all__ = ["WorkerCollector", "stage_counts"]
+__all__ = ["WorkerCollector", "fetched_offsets", "stage_counts"]
 
 #: Guard keys with a metric of their own; every other key is a stage event.
 _OWN = {"ok", "errors", "late"}
@@ -42,11 +42,15 @@ class WorkerCollector(Collector):
     def __init__(
         self,
         app: Any,
+        guards: list[Any],
         sensor: OutputSensor,
         crashes: CrashLog,
         health: Callable[[], Health],
+        *,
+        progress: Progress,
     ) -> None:
         self._app, self._sensor, self._crashes, self._health = app, sensor, crashes, health
+        self._guards, self._progress = guards, progress
 
     def collect(self) -> Iterator[Any]:
         yield from self._stages()
@@ -55,7 +59,7 @@ class WorkerCollector(Collector):
         yield from self._consumer()
 
     def _stages(self) -> Iterator[Any]:
-        stages = stage_counts(registered_guards(self._app))
+        stages = stage_counts(self._guards)
         processed = CounterMetricFamily(
             "toka_worker_records_processed",
             "Records (and timer ticks) a stage handled without an unexpected error, "
@@ -84,7 +88,15 @@ class WorkerCollector(Collector):
             for event, n in sorted(counts.items()):
                 if event not in _OWN:
                     events.add_metric([stage, event], n)
-        yield from (processed, failed, late, events)
+        stalls = CounterMetricFamily(
+            "toka_worker_partition_stalls",
+            "Times a partition had records fetched and waiting but none processed for "
+            "pipeline.stall_seconds",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), n in sorted(self._progress.stalls.items()):
+            stalls.add_metric([topic, str(partition)], n)
+        yield from (processed, failed, late, events, stalls)
 
     def _outputs(self) -> Iterator[Any]:
         s = self._sensor
@@ -163,6 +175,22 @@ class WorkerCollector(Collector):
             if read is not None:
                 read_lag.add_metric(labels, max(0, end - read - 1))
         yield from (lag, read_lag)
+
+
+def fetched_offsets(app: Any) -> dict[tuple[str, int], int]:
+    """The newest offset Faust's consumer has fetched and handed to the streams, per
+    assigned partition (what the runtime's progress is compared with)."""
+    try:
+        consumer = app.consumer
+        read = consumer._read_offset  # Faust's own bookkeeping: no public accessor
+        out = {}
+        for tp in consumer.assignment():
+            offset = read.get(tp)
+            if offset is not None:
+                out[(tp.topic, tp.partition)] = offset
+        return out
+    except Exception:  # noqa: BLE001 - no consumer yet or stopping: nothing fetched
+        return {}
 
 
 def _highwaters(app: Any) -> dict[Any, int]:

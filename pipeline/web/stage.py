@@ -12,17 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-import faust
 from aiohttp.web import Response
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from pipeline.stage_errors import registered_guards
-from pipeline.web.collector import WorkerCollector, health_input, stage_counts
+from pipeline.runtime.context import StageContext
+from pipeline.runtime.progress import Stall
+from pipeline.web.collector import WorkerCollector, fetched_offsets, health_input, stage_counts
 from pipeline.web.health import Health, HealthJudge, HealthPolicy, StageCounts
+from pipeline.web.security import guard_worker_web
 from pipeline.web.sensor import OutputSensor
 from pipeline.web.supervision import CrashLog, supervisor_for
-from schemas.config import TokaConfig
 
 __all__ = ["install"]
 
@@ -31,14 +31,13 @@ HEALTH_TICK_SECONDS = 5.0
 
 
 def install(
-    app: faust.App,
-    topics: Any,
-    cfg: TokaConfig,
+    ctx: StageContext,
     policy: HealthPolicy | None = None,
     registry: CollectorRegistry | None = None,
 ) -> None:
     """``registry``: where the worker's metrics go (default: a new one for this app);
     /metrics serves all of it, so a caller may add collectors of its own."""
+    app, cfg = ctx.app, ctx.cfg
     crashes = CrashLog()
     # Every agent started after this (all of them: agents start with the worker) gets a
     # supervisor that counts its restarts.
@@ -52,21 +51,32 @@ def install(
     judge = HealthJudge(policy)
 
     def counts() -> dict[str, StageCounts]:
-        return health_input(stage_counts(registered_guards(app)))
+        return health_input(stage_counts(ctx.guards))
+
+    stalls: list[Stall] = []  # as of the last sample
 
     def health() -> Health:
-        return judge.evaluate(
-            time.time(),
-            counts(),
-            crashes.dead_agents(stopping=bool(app.should_stop)),
-            crashes.recent,
+        now = time.time()
+        verdict = judge.evaluate(
+            now, counts(), crashes.dead_agents(stopping=bool(app.should_stop)), crashes.recent
         )
+        if not stalls:
+            return verdict
+        return Health(False, [*verdict.problems, *(s.describe(now) for s in stalls)])
 
-    judge.sample(time.time(), counts())  # the start-up baseline
+    def sample(now: float) -> None:
+        judge.sample(now, counts())
+        # Checked on the timer, not per request: a stall is counted whoever asks.
+        stalls[:] = ctx.progress.stalled(fetched_offsets(app), now)
+
+    sample(time.time())  # the start-up baseline
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
-    registry.register(WorkerCollector(app, sensor, crashes, health))
-    app.toka_registry = registry  # type: ignore[attr-defined]
+    registry.register(
+        WorkerCollector(app, ctx.guards, sensor, crashes, health, progress=ctx.progress)
+    )
+    ctx.services["registry"] = registry
+    guard_worker_web(app, cfg, registry)
 
     @app.page("/metrics")
     async def metrics(self: web.View, request: web.Request) -> web.Response:
@@ -90,4 +100,4 @@ def install(
     # Requests only read the samples: their cost does not depend on how many came before.
     @app.timer(interval=HEALTH_TICK_SECONDS, name="toka-web-health")
     async def sample_health() -> None:
-        judge.sample(time.time(), counts())
+        sample(time.time())

@@ -4,15 +4,19 @@ Each sample folds into one pane of its series (spec.py); windows are merged from
 they close: by the partition watermark (max event time seen, never more than ``max_skew``
 ahead of the wall clock) once ``end + grace`` has passed, or when their series has been
 idle for ``idle_close`` wall-clock seconds, so a host that goes quiet still gets its last
-window out. A sample whose first window has already closed is late and handed back for the
-dead-letter topic; it is in all its windows or none. A record whose layout (names, labels,
-order) the store has seen from the same host and source folds as one numpy row
-(layouts.py); any other record, sample by sample.
+window out. Lateness is judged per source: a sample is late (handed back for the
+dead-letter topic; it is in all its windows or none) when its own series has already
+emitted its window, or when it is older than its own host's watermark minus grace. A host
+whose windows the other hosts' promises or watermark already closed (a new host, one back
+from a pause, one with a slow clock) is not late: its windows are "stragglers", emitted
+once its own watermark or promise passes them (stragglers.py). A record whose layout
+(names, labels, order) the store has seen from the same host and source folds as one numpy
+row (layouts.py); any other record, sample by sample.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +30,7 @@ from pipeline.windows.series import Series, series_id, window_span
 from pipeline.windows.sketch import DEFAULT_ALPHA
 from pipeline.windows.snapshot import restore_store, snapshot_store
 from pipeline.windows.spec import specs_for
+from pipeline.windows.stragglers import close_stragglers
 from schemas.records import MetricBatch, Sample, WindowAggregate
 
 __all__ = ["WindowStore", "series_id"]
@@ -80,6 +85,10 @@ class WindowStore:
         self._flush_epoch = 0
         self._latest_now, self._clock_back = _NEG_INF, False
         self._seen_bound: float | None = None  # see idle.py
+        # Per host: its own watermark (newest event time, capped like the partition's).
+        self.host_watermarks: dict[str, float] = {}
+        # Series with samples in windows already closed for the partition: pane numbers.
+        self.stragglers: dict[Series, set[int]] = {}
         self.stats = {"samples": 0, "late": 0, "future": 0, "nan": 0, "cut": 0, "expired": 0,
                       "row_records": 0}  # fmt: skip
 
@@ -132,6 +141,9 @@ class WindowStore:
         collect: list[Series] | None = [] if batch.samples else None
         width = self.width
         lim = self._late_limit()
+        host_wm = self.host_watermarks.get(batch.host, _NEG_INF)
+        # Late for this host: behind its own watermark minus grace (before this record).
+        host_lim = _NEVER if host_wm == _NEG_INF else int((host_wm - self.grace) // width)
         future = now + self.max_future
         hmap = self._hosts.get(batch.host)
         if hmap is None:
@@ -143,7 +155,7 @@ class WindowStore:
         bp = int(bts // width)
         b_bad = bts > future
         b_used = False
-        wm = self.watermark
+        wm = _NEG_INF  # this record's newest accepted event time
         late: list[Sample] = []
         nan = fut = 0
         for s in batch.samples:
@@ -168,9 +180,14 @@ class WindowStore:
                 ser = self._resolve(hmap, batch.host, s)
             if collect is not None:
                 collect.append(ser)
-            if p < lim or p < ser.closed_until:
+            if p < host_lim or p < ser.closed_until:
                 late.append(s)
                 continue
+            if p < lim:  # closed for the partition, not for this series: a straggler
+                panes = self.stragglers.get(ser)
+                if panes is None:
+                    panes = self.stragglers[ser] = set()
+                panes.add(p)
             if s.ts is None:
                 b_used = True
             elif ts > wm:  # noqa: PLR1730 (plain compares beat max() calls on the hot path)
@@ -207,7 +224,12 @@ class WindowStore:
             if new_layout is not None:
                 self._layouts[lkey] = new_layout
                 new_layout.seen = now
-        self._advance(wm, now)
+        if wm != _NEG_INF:
+            self._advance(wm, now)
+            self._advance_host(batch.host, wm, now)
+        if not hmap:  # every sample cut into overflow: keep no entry per new host name
+            del self._hosts[batch.host]
+            self.host_watermarks.pop(batch.host, None)
         st = self.stats
         st["samples"] += len(batch.samples)
         st["late"] += len(late)
@@ -238,6 +260,7 @@ class WindowStore:
             ser.last_seen = now
         layout.seen = now
         self._advance(bts, now)
+        self._advance_host(batch.host, bts, now)
         self.stats["samples"] += n
         self.stats["row_records"] += 1
         return True
@@ -247,6 +270,11 @@ class WindowStore:
         # host with a fast clock must not make every other host on the partition late.
         capped = min(newest, now + self.max_skew)
         self.watermark = max(self.watermark, capped)
+
+    def _advance_host(self, host: str, newest: float, now: float) -> None:
+        capped = min(newest, now + self.max_skew)
+        if capped > self.host_watermarks.get(host, _NEG_INF):
+            self.host_watermarks[host] = capped
 
     def _late_limit(self) -> int:
         # Pane p is late once its first window (end (p+1)*width) is past end + grace.
@@ -294,10 +322,16 @@ class WindowStore:
         return ser
 
     # -- closing --
-    def close_due(self, now: float, complete_until: float = float("-inf")) -> list[WindowAggregate]:
+    def close_due(
+        self,
+        now: float,
+        complete_until: float = float("-inf"),
+        promise_of: Callable[[str], float] | None = None,
+    ) -> list[WindowAggregate]:
         """Windows whose end + grace <= the watermark or whose end <= ``complete_until``
         (the sources' promise, see completeness.py), plus all windows of series idle for
-        ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``."""
+        ``idle_close`` wall-clock seconds; also expires series idle for ``series_ttl``.
+        Straggler windows close by their own host's watermark or ``promise_of(host)``."""
         out: list[Group] = []
         if complete_until != _NEG_INF:
             self._complete_lim = max(self._complete_lim, int(complete_until // self.width))
@@ -306,6 +340,8 @@ class WindowStore:
             if self._blocks:
                 self._blocks.materialize(self.alpha, before=lim)
             out.extend(self._close_until(lim))
+        if self.stragglers:
+            out.extend(close_stragglers(self, promise_of))
         if now - self._last_scan >= min(1.0, self.idle_close / 4):
             self._last_scan = now
             out.extend((a.window_end, a.window_start, [a]) for a in close_idle(self, now))
@@ -315,6 +351,9 @@ class WindowStore:
         out: list[Group] = []
         present = sorted(p for p in self._by_pane if p < lim)
         if not present:
+            # Closed even with nothing in them: a sample arriving for them now is a
+            # straggler of its series (stragglers.py), not a window of the partition.
+            self._emitted = [max(done, lim) for done in self._emitted]
             return out
         for i, spec in enumerate(self.specs):
             done = self._emitted[i]
@@ -334,14 +373,18 @@ class WindowStore:
                     )
                     if agg is not None:
                         group.append(agg)
+                        if end > ser.closed_until:  # noqa: PLR1730 (hot path) later samples are late
+                            ser.closed_until = end
                 if group:
                     out.append((group[0].window_end, group[0].window_start, group))
             if lim > done:
                 self._emitted[i] = lim
+        stragglers = self.stragglers
         for p in present:
             if all(s.last_end_containing(p) <= lim for s in self.specs):
                 for ser in self._by_pane.pop(p):
-                    ser.drop_pane(p)
+                    if not stragglers or p not in stragglers.get(ser, ()):
+                        ser.drop_pane(p)  # a straggler's pane waits for its own close
         return out
 
     # -- state (snapshot.py) --

@@ -60,10 +60,13 @@ def _flush_series(store: WindowStore, ser: Series) -> list[WindowAggregate]:
     """Emit every open window of one series now, and refuse later samples for them."""
     out: list[WindowAggregate] = []
     panes = sorted(ser.panes)
-    closed_until = ser.closed_until
+    closed_until = floor = ser.closed_until
+    # A straggler's windows were closed for the partition but not yet for it (stragglers.py).
+    straggler = ser in store.stragglers
     for i, spec in enumerate(store.specs):
         for st in sorted(spec.windows_over(panes)):
-            if st + spec.size > store._emitted[i]:
+            end = st + spec.size
+            if end > store._emitted[i] or (straggler and end > floor):
                 agg = ser.aggregate(
                     st, st + spec.size, store._width_ms, store.alpha, sketch=store.emit_sketches
                 )
@@ -78,12 +81,14 @@ def _flush_series(store: WindowStore, ser: Series) -> list[WindowAggregate]:
                 del store._by_pane[p]
         ser.drop_pane(p)
     ser.closed_until = closed_until
+    store.stragglers.pop(ser, None)
     store._flush_epoch += 1
     return out
 
 
 def _expire(store: WindowStore, ser: Series) -> None:
     del store._by_sid[ser.sid]
+    store.stragglers.pop(ser, None)
     # Every batch host that resolved a sample to it caches it (a sample's own host label
     # makes one series of several hosts' samples): all must forget it, or their later
     # samples land in a series no longer registered. Their layouts may hold it too.
@@ -95,6 +100,7 @@ def _expire(store: WindowStore, ser: Series) -> None:
             hmap.pop(key, None)
             if not hmap:
                 del store._hosts[host]
+                store.host_watermarks.pop(host, None)
     for lkey in [k for k in store._layouts if k[0] in hosts]:
         del store._layouts[lkey]
     store.caps.release(ser.name, ser.overflow)

@@ -1,7 +1,8 @@
 """A WindowStore as plain JSON-able data and back.
 
 The worker does not need it (open windows are rebuilt by replaying the records whose acks
-were held back, see holdback.py); it serves tools and tests that move a store whole.
+were held back, see pipeline/runtime/holdback.py); it serves tools and tests that move a
+store whole.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def snapshot_store(store: WindowStore) -> dict[str, Any]:
         "emitted": store._emitted,
         "series": [ser.to_dict() for ser in store._by_sid.values()],
         "stats": dict(store.stats),
+        "host_watermarks": dict(store.host_watermarks),
+        "stragglers": {ser.sid: sorted(panes) for ser, panes in store.stragglers.items()},
     }
 
 
@@ -51,4 +54,8 @@ def restore_store(cls: type[WindowStore], data: Mapping[str, Any], **overrides: 
             ser.keys.append((ser.host, key))
         for p in ser.panes:
             store._by_pane.setdefault(p, set()).add(ser)
+    # Absent from snapshots of older releases (same version: these keys are optional).
+    store.host_watermarks.update(data.get("host_watermarks", {}))
+    for sid, panes in data.get("stragglers", {}).items():
+        store.stragglers[store._by_sid[sid]] = set(panes)
     return store

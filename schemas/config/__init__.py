@@ -8,17 +8,18 @@ loudly). Nested keys in the environment are joined with ``__``:
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from schemas.config.agent import AgentConfig
 from schemas.config.aliases import resolve_aliases
 from schemas.config.analytics import AnalyticsConfig
+from schemas.config.environment import environment_overrides, merge
 from schemas.config.kafka import BrokerConfig, KafkaConfig
 from schemas.config.pipeline import PipelineConfig
 from schemas.config.remote_write import RemoteWriteConfig
@@ -30,12 +31,11 @@ __all__ = ["DEFAULT_CONFIG_FILE", "TokaConfig", "load_config"]
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "toka.yaml"
 
 
-class TokaConfig(BaseSettings):
-    """The whole configuration, validated once at start-up."""
+class TokaConfig(BaseModel):
+    """The whole configuration, validated once at start-up (``load_config`` adds the
+    environment; constructing one directly reads only what it is given)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TOKA_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kafka: KafkaConfig = KafkaConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -72,18 +72,6 @@ class TokaConfig(BaseSettings):
         """The window size the analytics stages read."""
         return self.analytics.window_seconds or max(self.pipeline.window_seconds)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment first: it overrides what the file says.
-        return (env_settings, init_settings)
-
 
 def load_config(path: str | Path | None = None) -> TokaConfig:
     """Read ``path`` (or nothing: all defaults), apply ``TOKA_...`` overrides, validate.
@@ -103,8 +91,10 @@ def load_config(path: str | Path | None = None) -> TokaConfig:
             raise ConfigError(source, [("(file)", f"not valid YAML: {exc}")]) from None
         if not isinstance(data, dict):
             raise ConfigError(source, [("(root)", "expected a mapping of sections")])
+    # Environment first: it overrides what the file says.
+    data = merge(data, environment_overrides(TokaConfig, os.environ))
     try:
-        return TokaConfig(**data)
+        return TokaConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [line for e in exc.errors() for line in _format(e)]) from None
 
@@ -124,6 +114,14 @@ def _format(error: Any) -> list[tuple[str, str]]:
             return [(m["path"], m["msg"]) for m in lines if m]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif "input" in error and not isinstance(error["input"], dict | list):
+    elif (
+        "input" in error
+        and not isinstance(error["input"], dict | list)
+        and not _SECRET_KEY.search(path)
+        and "credentials in a URL" not in msg
+    ):  # a secret's value (or a URL holding one) is never echoed back
         msg = f"{msg} (got {error['input']!r})"
     return [(path, msg)]
+
+
+_SECRET_KEY = re.compile(r"(?i)passw|token|secret|salt|credential")

@@ -6,9 +6,11 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
 from schemas.config.base import Block
+from schemas.config.credentials import HttpCredentials, refuse_url_credentials
+from schemas.config.endpoint import EndpointSecurity
 from schemas.config.profiling import ProfilingConfig
 
 __all__ = [
@@ -47,6 +49,13 @@ class PrometheusTarget(Block):
     job: str | None = None
     labels: dict[str, str] = {}
     honor_labels: bool = False  # as Prometheus: clashing exposed labels become exported_*
+    auth: HttpCredentials = HttpCredentials()  # basic auth or bearer token, not in the URL
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: HttpUrl) -> HttpUrl:
+        refuse_url_credentials(str(url))
+        return url
 
 
 class PrometheusSourceConfig(Block):
@@ -63,6 +72,7 @@ class OtlpReceiverConfig(Block):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     batch_max_spans: int = Field(default=512, gt=0, description="spans per SpanBatch record")
     batch_max_age_seconds: float = Field(default=1.0, gt=0)
+    security: EndpointSecurity = EndpointSecurity()
 
 
 class AgentSources(Block):
@@ -108,9 +118,13 @@ class RedactionRule(Block):
 
 class RedactionConfig(Block):
     enabled: bool = True
+    # Secret keys, bearer tokens, JWTs, command-line/environment secrets, URL credentials,
+    # token query parameters and e-mail addresses (agents/redact.py).
     default_rules: bool = True
+    # Also mask IPv4 and IPv6 addresses (off: most host metrics are about addresses).
+    ip_addresses: bool = False
     rules: list[RedactionRule] = []
-    hash_salt: str = ""
+    hash_salt: SecretStr = SecretStr("")
 
 
 class AgentLimits(Block):
@@ -125,6 +139,7 @@ class AgentHttpConfig(Block):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9465, ge=0, le=65535)
+    security: EndpointSecurity = EndpointSecurity()
 
 
 class AgentConfig(Block):

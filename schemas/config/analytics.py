@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.config.base import Block
+from schemas.config.commands import CommandTrust
 from schemas.config.profiling import ProfileAnalysisConfig
 
 __all__ = [
@@ -50,6 +51,9 @@ class RegressionConfig(Block):
     seasonal_periods_seconds: list[float] = Field(default_factory=lambda: [86400.0])
     seasonal_buckets_per_period: int = Field(48, ge=8)
     seasonal_min_strength: float = Field(0.6, ge=0, le=1)
+    #: What this worker obeys from the baseline-commands topic (``toka baseline``): its own
+    #: word on remote commands; Kafka ACLs decide who may write the topic (README).
+    commands: CommandTrust = CommandTrust()
 
 
 class AnomalyConfig(Block):
@@ -135,6 +139,9 @@ class AnalyticsConfig(Block):
     #: The window size (one of pipeline.window_seconds) the analytics read; none = the
     #: largest. One size per series keeps a baseline of like windows; alerts use every size.
     window_seconds: float | None = Field(None, gt=0)
+    #: A series' regression and anomaly state unused this long is dropped (its memory and
+    #: its table entry): a host gone for good must not cost state forever.
+    state_idle_hours: float = Field(168.0, gt=0)
     regressions: RegressionConfig = RegressionConfig()
     anomalies: AnomalyConfig = AnomalyConfig()
     capacity: CapacityConfig = CapacityConfig()

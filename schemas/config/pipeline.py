@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from schemas.config.base import Block
+from schemas.config.credentials import HttpCredentials, refuse_url_credentials
+from schemas.config.endpoint import EndpointSecurity
 from schemas.config.topics import TopicsConfig
 
 __all__ = ["PipelineConfig"]
@@ -32,6 +34,9 @@ class PipelineConfig(Block):
     # The window watermark never runs further ahead of the worker's clock than this, so a
     # host with a fast clock cannot make the other hosts of its partition late.
     max_clock_skew_seconds: float = Field(30.0, ge=0)
+    # /healthz fails when a partition has records fetched and waiting but none processed
+    # for this long (a stuck stage, or records lost inside the consumer).
+    stall_seconds: float = Field(60.0, gt=0)
     # Gauge window aggregates also carry their quantile sketch (bigger records), so
     # consumers can merge percentiles exactly across partitions, hosts or windows.
     emit_sketches: bool = False
@@ -45,14 +50,20 @@ class PipelineConfig(Block):
     web_port: int = Field(6066, ge=1, le=65535)
     # Address the worker's web server (/metrics, /healthz) listens on; 0.0.0.0 for all.
     web_bind: str = "127.0.0.1"
+    # Token, rate limits, timeouts and connection cap of that web server (probes are open).
+    web_security: EndpointSecurity = EndpointSecurity()
     data_dir: Path = Path(".toka/worker")
     # How long the group waits for a silent worker before giving its partitions away.
     session_timeout_seconds: float = Field(30.0, ge=3)
     # Alertmanager sink: POST /api/v2/alerts to every URL (base URL, e.g.
     # http://alertmanager:9093); an empty list turns the sink off.
-    alertmanager_urls: list[Annotated[str, Field(pattern=r"^https?://")]] = Field(
-        default_factory=list
-    )
+    alertmanager_urls: list[
+        Annotated[str, Field(pattern=r"^https?://"), AfterValidator(refuse_url_credentials)]
+    ] = Field(default_factory=list)
+    # Basic auth or a bearer token for every Alertmanager URL (never inside the URL).
+    alertmanager_auth: HttpCredentials = HttpCredentials()
+    # CA bundle that signs the Alertmanagers' https certificates (None: the system's CAs).
+    alertmanager_ca_file: Path | None = None
     # Active alerts are re-sent this often, as Alertmanager expects (Prometheus: 1 min);
     # a firing alert's endsAt is 4 resends ahead, so a dead pipeline's alerts expire.
     alertmanager_resend_seconds: float = Field(60.0, gt=0)

@@ -170,7 +170,11 @@ async def test_json_gzip_and_bad_requests(
         "error",
     )
     assert s.attributes == {"retries": 3, "user.password": MASK}
-    assert runtime.metrics.value("toka_agent_receiver_rejected_total", reason="too_large") == 2
+    # Size is the endpoint guard's to refuse (agents.endpoint), counted with its refusals.
+    refused = runtime.metrics.value(
+        "toka_agent_http_refused_total", endpoint="otlp", reason="too_large"
+    )
+    assert refused == 2
 
 
 async def test_sdk_span_exporter_publishes_to_kafka(

@@ -152,3 +152,50 @@ def test_clashing_labels_as_prometheus_does(honor: bool, expected: dict[str, str
     text = '# TYPE g gauge\ng{job="app",instance="h:1",x="1"} 1\n'
     [s] = parse_exposition(text, {"job": "node", "instance": "h:1"}, honor_labels=honor)
     assert s.labels == expected
+
+
+@pytest.fixture
+async def bad_histogram_endpoint() -> str:
+    """Text the parser accepts but that makes no sense: a bucket without le, NaN sums."""
+
+    async def handler(_r: web.Request) -> web.Response:
+        return web.Response(text=(
+            "# TYPE broken histogram\nbroken_bucket 1\nbroken_count 2\n"
+            '# TYPE nan histogram\nnan_bucket{le="1"} NaN\nnan_bucket{le="+Inf"} 2\n'
+            "nan_count 2\nnan_sum NaN\n"
+            "# TYPE fine gauge\nfine 1\n"
+        ))  # fmt: skip
+
+    app = web.Application()
+    app.router.add_get("/metrics", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/metrics"
+    await runner.cleanup()
+
+
+async def test_one_bad_histogram_costs_only_itself(
+    client_endpoint: str, bad_histogram_endpoint: str
+):
+    from schemas.codec import encode
+    from schemas.records import MetricBatch
+
+    src = PrometheusSource(
+        [ScrapeTarget(bad_histogram_endpoint, "bad"), ScrapeTarget(client_endpoint, "app")],
+        timeout=2,
+    )
+    try:
+        samples = await src.collect()
+    finally:
+        await src.close()
+    up = {s.labels["job"]: s.value for s in _by(samples, "up")}
+    assert up == {"bad": 1.0, "app": 1.0}
+    assert _by(samples, "jobs_total") and _by(samples, "fine")  # both targets' samples kept
+    dropped = {s.labels["job"]: s.value for s in _by(samples, "scrape_families_dropped")}
+    assert dropped == {"bad": 1.0, "app": 0.0}
+    [nan] = _by(samples, "nan")
+    assert nan.sum is None and nan.buckets == []  # no NaN reaches the record
+    batch = MetricBatch(id="x", host="h", source="prometheus", ts=1.0, samples=samples)
+    assert b"NaN" not in encode(batch)

@@ -109,3 +109,28 @@ async def _read_raw(bootstrap: str, topic: str, n: int) -> list[bytes]:
     finally:
         await c.stop()
     return out
+
+
+class _StalledProducer:
+    """The client at the edge: a broker that stopped answering makes aiokafka raise
+    KafkaTimeoutError, which it marks non-retriable although the record is fine."""
+
+    async def send(self, *_args: object, **_kw: object) -> object:
+        from aiokafka.errors import KafkaTimeoutError
+
+        raise KafkaTimeoutError()
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_a_broker_timeout_spools_the_records_not_drops_them(tmp_path: Path):
+    m = AgentMetrics()
+    pub, spool = _publisher(tmp_path, m, spool_bytes=1 << 20)
+    pub._sink._producer = _StalledProducer()  # type: ignore[attr-defined]
+    pub.submit(_rec(1))
+    pub.start()
+    await pub.close(timeout=1.0)
+    assert m.value("toka_agent_records_dropped_total", reason="rejected_by_kafka") == 0
+    kept = Spool(tmp_path, 1 << 20)
+    assert [int(v[:6]) for _t, _k, v in kept.peek(10)] == [1]

@@ -23,12 +23,66 @@ DEFAULT = Redactor(DEFAULT_RULES)
         ("http.url", "https://x/y?auth=Bearer abc.def-ghi", "https://x/y?auth=***"),
         ("note", "eyJhbGciOi.eyJzdWIiOi.sig_nature", MASK),
         ("mount", "/var/lib", "/var/lib"),
-        ("user.email", "ann@example.com", "ann@example.com"),  # not a default rule
+        ("user.email", "ann@example.com", MASK),
+        ("peer", "10.1.2.3 at 12:30:45", "10.1.2.3 at 12:30:45"),  # IPs: one switch away
         ("count", 3, 3),
     ],
 )
 def test_default_rules(key: str, value: object, expected: object):
     assert DEFAULT.mapping({key: value}) == {key: expected}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "mysqld --user=root --password=hunter2 PGPASSWORD=s3cret",
+            "mysqld --user=root --password=*** PGPASSWORD=***",
+        ),
+        ("app --token abc123 --verbose", "app --token *** --verbose"),
+        ("app --api-key=k1 -p 80", "app --api-key=*** -p 80"),
+        (
+            "env MYSQL_PWD=pw AWS_SECRET_ACCESS_KEY=ak run",
+            "env MYSQL_PWD=*** AWS_SECRET_ACCESS_KEY=*** run",
+        ),
+        ("psql postgres://ann:pa55@db:5432/x", "psql postgres://ann:***@db:5432/x"),
+        ("curl https://h/p?access_token=t0k&x=1", "curl https://h/p?access_token=***&x=1"),
+        ("https://b.s3/o?X-Amz-Signature=abc&sig=d", "https://b.s3/o?X-Amz-Signature=***&sig=***"),
+        ("mail ann@example.com now", "mail *** now"),
+        ("python -m http.server 8000", "python -m http.server 8000"),
+        ("http://host:8080/path?page=2", "http://host:8080/path?page=2"),
+    ],
+)
+def test_default_rules_mask_command_line_secrets(value: str, expected: str):
+    assert DEFAULT.mapping({"cmdline": value}) == {"cmdline": expected}
+
+
+def test_ip_addresses_one_switch_away():
+    r = Redactor.from_config(RedactionConfig(ip_addresses=True))
+    assert r is not None
+    out = r.mapping({"peer": "from 10.1.2.3 and fe80::1 at 12:30:45", "v6": "2001:db8::2"})
+    assert out == {"peer": "from *** and *** at 12:30:45", "v6": MASK}
+
+
+def test_spans_names_resources_and_lists_are_redacted():
+    span = Span(
+        trace_id="t", span_id="s", start_ns=1, end_ns=2,
+        name="GET /reset?token=abc for ann@example.com",
+        attributes={"process.command_args": ["mysqld", "--password=hunter2"], "n": 1},
+    )  # fmt: skip
+    out = DEFAULT.spans([span])[0]
+    assert out.name == "GET /reset?token=*** for ***"
+    assert out.attributes == {"process.command_args": ["mysqld", "--password=***"], "n": 1}
+    resource = {"service.name": "api", "process.command_line": "run PGPASSWORD=x"}
+    assert DEFAULT.resource(resource) == {
+        "service.name": "api",
+        "process.command_line": "run PGPASSWORD=***",
+    }
+
+
+def test_hash_salt_is_not_printed():
+    cfg = RedactionConfig(hash_salt="pepper-42")
+    assert "pepper-42" not in repr(cfg) and "pepper-42" not in str(cfg.model_dump(mode="json"))
 
 
 def test_configured_rules_drop_hash_and_mask_parts():

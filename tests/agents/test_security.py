@@ -4,10 +4,6 @@ embedded broker, which advertises the TLS port), SASL settings and a clear refus
 from __future__ import annotations
 
 import logging
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,51 +13,23 @@ import yaml
 from agents.errors import KafkaUnavailableError
 from agents.publish.kafka import KafkaSink, producer_options
 from agents.publish.publisher import OutRecord
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import EmbeddedBroker
 from pipeline.cli.main import main
 from schemas.config import TokaConfig
 from tests.agents._support import agent_config_file, read_topic_sync
+from tests.support.tls import make_cert, tls_broker_at
 
 pytestmark = pytest.mark.integration
 
 
-def _cert(tmp: Path, name: str) -> tuple[Path, Path]:
-    cert, key = tmp / f"{name}.pem", tmp / f"{name}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+_cert = make_cert
 
 
 @pytest.fixture
 def tls_broker(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(bootstrap of the TLS port, CA file): Tansu plain on one port, socat TLS on another."""
-    if not shutil.which("socat") or not shutil.which("openssl"):
-        pytest.skip("needs socat and openssl (apt-get install socat)")
-    cert, key = _cert(tmp_path, "server")
-    plain, tls = free_port(), free_port()
-    listen = f"OPENSSL-LISTEN:{tls},bind=127.0.0.1,reuseaddr,fork,cert={cert},key={key},verify=0"
-    proxy = subprocess.Popen(
-        ["socat", listen, f"TCP:127.0.0.1:{plain}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", tls), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "socat did not listen"
-                time.sleep(0.05)
-        with EmbeddedBroker(port=plain, advertised_port=tls, log_file=tmp_path / "tansu.log"):
-            yield f"127.0.0.1:{tls}", cert
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
+    with tls_broker_at(tmp_path) as where:
+        yield where
 
 
 def _with_security(path: Path, security: dict[str, object]) -> Path:

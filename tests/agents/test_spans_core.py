@@ -98,3 +98,20 @@ def test_invalid_protobuf_ids_are_refused():
     req.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\x01" * 3, span_id=b"\x02" * 8)
     with pytest.raises(ValueError, match="16 bytes"):
         list(from_otlp_proto(req))
+
+
+def test_intake_redacts_resource_span_names_and_attributes():
+    from agents.redact import DEFAULT_RULES, Redactor
+
+    out = []
+    intake = SpanIntake(host="h", topic="s", emit=out.append, metrics=AgentMetrics(),
+                        sampler=TraceSampler(1.0), redactor=Redactor(DEFAULT_RULES))  # fmt: skip
+    span = Span(trace_id=os.urandom(16).hex(), span_id="01" * 8, start_ns=1, end_ns=2,
+                name="login ann@example.com", attributes={"db.url": "pg://u:pw1@db/x"})  # fmt: skip
+    resource = {"service.name": "a", "process.command_line": "java -Dtoken=tk1 -jar a.jar"}
+    intake.add([(resource, [span])])
+    intake.flush_all()
+    (batch,) = [decode(r.value, SpanBatch) for r in out]
+    assert batch.resource["process.command_line"] == "java -Dtoken=*** -jar a.jar"
+    assert batch.spans[0].name == "login ***"
+    assert batch.spans[0].attributes == {"db.url": "pg://u:***@db/x"}

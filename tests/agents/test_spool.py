@@ -104,3 +104,12 @@ def test_segment_dropped_while_its_records_are_in_flight(tmp_path: Path):
     kept = _drain(s)
     assert kept == list(range(48 - len(kept), 48))  # intact, in order, no garbage
     assert s.dropped == 48 - len(kept)
+
+
+def test_a_stray_seg_file_does_not_stop_the_start(tmp_path: Path):
+    (tmp_path / "000000000000 copy.seg").write_bytes(b"not ours")
+    (tmp_path / "notes.seg").write_bytes(b"")
+    s = Spool(tmp_path, max_bytes=1 << 20)
+    _fill(s, 3)
+    assert _drain(s) == [0, 1, 2]
+    assert (tmp_path / "notes.seg").exists()  # someone else's file: left as it was

@@ -245,7 +245,9 @@ async def test_a_source_with_an_interval_closes_its_window_without_waiting(
     neither the wall clock, nor a later record, nor the idle timeout is needed."""
     host = f"h-{new_id()[:6]}"
     bs = worker.kafka.bootstrap_servers
-    ts = _window_start(time.time()) + 20 * WINDOW + 0.1  # its window ends 40 s from now
+    # Its window ends about 20 s from now: not by the watermark (the record itself), and
+    # within max_clock_skew_seconds (30), as far as a promise may reach.
+    ts = _window_start(time.time()) + 10 * WINDOW + 0.1
     record = MetricBatch(id=new_id(), host=host, source="system", ts=ts, interval=5.0,
                          samples=[Sample(name="system_cpu_percent", value=91)])  # fmt: skip
     sent = time.time()

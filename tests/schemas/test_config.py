@@ -133,3 +133,86 @@ def test_a_check_across_blocks_names_its_key(tmp_path: Path) -> None:
         load_config(path)
     assert "analytics.window_seconds: must be one of pipeline.window_seconds" in str(info.value)
     assert "(got 30.0)" in str(info.value)
+
+
+def test_every_credential_is_masked_when_printed(tmp_path: Path) -> None:
+    """SASL cannot run on the embedded broker, so its password is covered here (the live
+    run with planted secrets is tests/pipeline/sinks/test_planted_secrets.py)."""
+    path = tmp_path / "toka.yaml"
+    path.write_text(
+        "kafka: {security: {protocol: SASL_SSL, sasl_mechanism: PLAIN, sasl_username: u,"
+        " sasl_password: PLANTED1}}\n"
+        "agent:\n  redaction: {hash_salt: PLANTED2}\n"
+        "  sources: {prometheus: {targets: [{url: 'http://t:9100/metrics',"
+        " auth: {username: u, password: PLANTED3}}, {url: 'http://t:9101/metrics',"
+        " auth: {bearer_token: PLANTED4}}]}}\n"
+        "pipeline: {alertmanager_urls: ['http://am:9093'],"
+        " alertmanager_auth: {username: a, password: PLANTED5}}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "-c", str(path), "config", "show"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "PLANTED" not in out.stdout + out.stderr and out.stdout.count("**********") == 5
+    cfg = load_config(path)
+    assert "PLANTED" not in repr(cfg)
+    # used where they belong, and only there
+    assert cfg.kafka.client_options()["sasl_plain_password"] == "PLANTED1"
+    target = cfg.agent.sources.prometheus.targets[1]
+    assert target.auth.authorization() == "Bearer PLANTED4"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "pipeline: {alertmanager_urls: ['http://admin:PLANTED@am:9093']}",
+        "agent: {sources: {prometheus: {targets: [{url: 'http://u:PLANTED@t:9100/m'}]}}}",
+        "agent: {redaction: {hash_salt: [PLANTED]}}",
+    ],
+)
+def test_credentials_in_urls_are_refused_without_echoing_them(tmp_path: Path, block: str) -> None:
+    path = tmp_path / "toka.yaml"
+    path.write_text(block + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "PLANTED" not in str(err.value)
+
+
+def test_credential_files_and_basic_auth(tmp_path: Path) -> None:
+    from schemas.config.credentials import HttpCredentials
+
+    (tmp_path / "pw").write_text("s3cret\n")
+    basic = HttpCredentials(username="ann", password_file=tmp_path / "pw")
+    assert basic.authorization() == "Basic YW5uOnMzY3JldA=="  # ann:s3cret
+    with pytest.raises(ValidationError, match="not both"):
+        HttpCredentials(username="a", password="x", bearer_token="y")
+    with pytest.raises(ValidationError, match="needs a username"):
+        HttpCredentials(password="x")
+    with pytest.raises(ConfigError, match="password_file"):
+        HttpCredentials(username="a", password_file=tmp_path / "missing").authorization()
+
+
+def test_environment_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The overrides read without pydantic-settings (12 MB of the agent's budget)."""
+    monkeypatch.setenv("TOKA_PIPELINE__WINDOW_SECONDS", "[10, 30]")  # JSON for a list
+    monkeypatch.setenv("toka_pipeline__partitions", "8")  # names are case-insensitive
+    monkeypatch.setenv("TOKA_AGENT__SOURCES__SYSTEM__PER_CORE", "false")
+    monkeypatch.setenv("TOKA_PIPELINE__WEB_SECURITY__BEARER_TOKEN_ENV", "X_TOKEN")
+    monkeypatch.setenv("TOKA_CONFIG", str(tmp_path / "nowhere.yaml"))  # not a section
+    cfg = load_config(None)
+    assert cfg.pipeline.window_seconds == [10.0, 30.0] and cfg.pipeline.partitions == 8
+    assert cfg.agent.sources.system.per_core is False
+    assert cfg.pipeline.web_security.bearer_token_env == "X_TOKEN"
+    monkeypatch.setenv("TOKA_KAFKA__BOOTSTRAP_SERVER", "typo:9092")
+    with pytest.raises(ConfigError, match="kafka.bootstrap_server: unknown key"):
+        load_config(None)
+    assert "pydantic_settings" not in sys.modules or _toka_imports_no_settings()
+
+
+def _toka_imports_no_settings() -> bool:
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, schemas.config as c; c.load_config(None);"
+         "print('pydantic_settings' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip() == "False"

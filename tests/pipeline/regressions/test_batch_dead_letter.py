@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from pipeline.deadletter import decode_batch_or_dead_letter
-from pipeline.stage_errors import ProcessingGuard
+from pipeline.runtime.guard import ProcessingGuard
 from schemas import AggregateBatch, DeadLetter, WindowAggregate, decode, encode, new_id
 
 MSG = SimpleNamespace(topic="t.aggregate-batches", key=None, partition=1, offset=42)

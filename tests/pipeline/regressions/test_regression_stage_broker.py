@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.cli.main import main
+from pipeline.runtime.state import unwrap
 from pipeline.windows import series_id
 from schemas import DeadLetter, WindowAggregate, decode, encode, new_id
 from schemas.analytics import BenchmarkResult, LatencyStats, Regression
@@ -185,13 +186,13 @@ def test_a_killed_worker_applies_no_batch_twice(broker: EmbeddedBroker, tmp_path
             collect(cfg.kafka.bootstrap_servers, cfg.kafka.topic("regressions"),
                     lambda g: len(g) >= 1, 90)
         )  # fmt: skip
-        state = changelog(cfg, STATE, lambda s: s.get(key, {}).get("seen") == 45)
+        state = changelog(cfg, STATE, lambda s: unwrap(s.get(key, {})).get("seen") == 45)
         time.sleep(2)  # room for a second (wrong) report
         again = asyncio.run(
             collect(cfg.kafka.bootstrap_servers, cfg.kafka.topic("regressions"),
                     lambda g: len(g) >= 1, 10)
         )  # fmt: skip
-    assert state[key]["seen"] == 45 and len(again) == 1
+    assert unwrap(state[key])["seen"] == 45 and len(again) == 1
     reg = decode(raw[0], Regression)
     assert reg.baseline_id == "unversioned#0" and reg.baseline.n == 20
 

@@ -42,9 +42,9 @@ def test_many_changes_one_write_of_a_copy() -> None:
         wb.use(0, "s|a", Counter.restore, Counter).values.append(v)
     assert table == {}  # nothing written before a flush
     assert wb.flush() == 1
-    assert table == {"0|s|a": {"values": [0, 1, 2, 3, 4]}}
+    assert table == {"0|s|a": {"~v": 1, "~s": {"values": [0, 1, 2, 3, 4]}}}  # versioned
     wb.use(0, "s|a", Counter.restore, Counter).values.append(5)
-    assert table["0|s|a"]["values"] == [0, 1, 2, 3, 4]  # a copy, not the live object
+    assert table["0|s|a"]["~s"]["values"] == [0, 1, 2, 3, 4]  # a copy, not the live object
     assert wb.flush() == 1 and wb.flush() == 0
 
 
@@ -119,7 +119,7 @@ async def test_settle_acks_in_order_once_the_writes_are_delivered() -> None:
     assert log == [] and wb.due()
     await wb.settle(Producer(log))
     assert log == ["delivered", "ack a", "ack b"] and not wb.due()
-    assert table["0|s|x"] == {"values": [1.0, 1.0]}
+    assert table["0|s|x"]["~s"] == {"values": [1.0, 1.0]}
 
 
 async def test_records_held_across_a_rebalance_are_not_acked() -> None:

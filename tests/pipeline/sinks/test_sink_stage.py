@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.app import create_app
+from pipeline.app import create_pipeline
 from schemas.config import TokaConfig
 
 
@@ -11,9 +11,9 @@ def agent_names(app) -> set[str]:
 
 
 def test_no_urls_no_sink():
-    app = create_app(TokaConfig(), stages=["pipeline.sinks.stage"])
-    assert not any("alertmanager" in n for n in agent_names(app))
-    assert not hasattr(app, "toka_alertmanager")
+    ctx = create_pipeline(TokaConfig(), stages=["pipeline.sinks.stage"])
+    assert not any("alertmanager" in n for n in agent_names(ctx.app))
+    assert "alertmanager" not in ctx.services
 
 
 def test_urls_install_the_sink():
@@ -23,7 +23,7 @@ def test_urls_install_the_sink():
             "alertmanager_resend_seconds": 30,
         }
     )
-    app = create_app(cfg, stages=["pipeline.sinks.stage"])
-    assert any("alertmanager" in n for n in agent_names(app))
-    assert app.toka_alertmanager.urls == ["http://127.0.0.1:9093/api/v2/alerts"]
-    assert "toka-alertmanager-active" in app.tables
+    ctx = create_pipeline(cfg, stages=["pipeline.sinks.stage"])
+    assert any("alertmanager" in n for n in agent_names(ctx.app))
+    assert ctx.services["alertmanager"].urls == ["http://127.0.0.1:9093/api/v2/alerts"]
+    assert "toka-alertmanager-active" in ctx.app.tables

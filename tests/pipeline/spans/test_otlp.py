@@ -81,3 +81,18 @@ def test_bad_messages_raise_decode_errors(data, enc, reason) -> None:
     with pytest.raises(DecodeError) as err:
         decode_otlp_spans(data, enc)
     assert err.value.reason == reason
+
+
+@pytest.mark.parametrize("make", [otlp_proto, otlp_json])
+def test_collector_spans_are_redacted_when_decoded(make) -> None:
+    """The otlp_spans input never passed an agent: decoding applies the default rules to
+    the resource, span names and attributes, so nothing downstream (dead letters included)
+    sees the secret."""
+    data = make(service="cart --password=hunter2", host="ann@example.com")
+    data = data.replace(b"GET /cart", b"?token=h2")  # same length: protobuf stays valid
+    (b,) = decode_otlp_spans(data, "auto")
+    assert b"hunter2" not in orjson.dumps(b.resource) and "example.com" not in b.host
+    assert b.resource["service.name"] == "cart --password=***"
+    assert b.spans[0].name == "?token=***"
+    (raw,) = decode_otlp_spans(data, "auto", redactor=None)  # redaction turned off
+    assert raw.resource["service.name"] == "cart --password=hunter2"

@@ -95,3 +95,48 @@ async def test_liveness_shows_failing_stages_crashed_and_stopped_agents(
         code = stop_process(proc)
     output = (tmp_path / "worker.log").read_text(errors="replace")
     assert code == 0, output[-3000:]
+
+
+async def test_liveness_fails_on_a_partition_with_records_waiting_and_none_processed(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A stage stuck in an await: its partition's records are fetched but none processed
+    for ``stall_seconds``: /healthz fails naming the partition, and the stall is counted."""
+    prefix = f"s{new_id()[:6]}."
+    env = {**worker_env(broker, tmp_path, prefix, 2.0), "TOKA_PIPELINE__STALL_SECONDS": "3"}
+    cfg = TokaConfig.model_validate(
+        {"kafka": {"bootstrap_servers": broker.bootstrap, "topic_prefix": prefix}}
+    )
+    await ensure_topics(cfg)
+    web = f"http://127.0.0.1:{env['TOKA_PIPELINE__WEB_PORT']}"
+    with open(tmp_path / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.pipeline.web.crashing_stage", "worker"],
+            env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    topic = cfg.kafka.topic("benchmarks")
+
+    def health() -> tuple[int, dict[str, Any]]:
+        status, body = http_get(f"{web}/healthz")
+        return status, json.loads(body)
+
+    try:
+        await asyncio.to_thread(
+            wait_until, lambda: http_get(f"{web}/readyz")[0] == 200, 40, "worker ready"
+        )
+        await publish(broker.bootstrap, topic, [(b"k", b"fine")], partition=1)
+        await asyncio.sleep(HEALTH_TICK_SECONDS + 4)  # processed, then quiet: no stall
+        assert health()[0] == 200
+        await publish(broker.bootstrap, topic, [(b"k", b"hang"), (b"k", b"fine")], partition=1)
+        status, body = await asyncio.to_thread(
+            wait_until, lambda: (h := health())[0] == 503 and h, 30, "503 on a stall"
+        )
+        assert any(f"partition {topic}[1]" in p and "no progress" in p
+                   for p in body["problems"]), body  # fmt: skip
+        values = metric_values(http_get(f"{web}/metrics")[1].decode(),
+                               "toka_worker_partition_stalls_total")  # fmt: skip
+        assert values[(("partition", "1"), ("topic", topic))] == 1
+    finally:
+        code = stop_process(proc)
+    output = (tmp_path / "worker.log").read_text(errors="replace")
+    assert code == 0, output[-3000:]

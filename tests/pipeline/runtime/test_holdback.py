@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.windows.holdback import Holdback
+from pipeline.runtime.holdback import Holdback
 
 
 def test_released_when_the_watermark_passes_its_windows() -> None:
