@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import Counter
 from pathlib import Path
 
 from aiohttp import web
 
+from agents.endpoint.aio import GuardedSite, guard_middleware, runner_options
+from agents.endpoint.policy import EndpointPolicy
 from pipeline.dashboard.actions import Actions
 from pipeline.dashboard.api import ROUTES, add_routes
 from pipeline.dashboard.audit import AuditLog
@@ -26,6 +29,8 @@ __all__ = ["Dashboard", "DashboardError", "retention_of", "run_dashboard"]
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
+#: Request bodies the API takes are small JSON objects ({"subject": ...}, a login token).
+_MAX_BODY = 64 * 1024
 
 
 class DashboardError(TokaError):
@@ -61,6 +66,16 @@ class Dashboard:
         roles[("GET", "/api/v1/whoami")] = "viewer"
         roles[("POST", "/logout")] = "viewer"
         self.access = Access(cfg.dashboard.auth, self.audit, roles)
+        if cfg.dashboard.security.bearer_token_file or cfg.dashboard.security.bearer_token_env:
+            raise ConfigError("dashboard", [("dashboard.security.bearer_token_*",
+                              "not used by the dashboard: give tokens with roles in "
+                              "dashboard.auth.tokens_file")])  # fmt: skip
+        #: The shared HTTP layer (agents.endpoint): caps, timeouts, body size, rate limit.
+        self.refused: Counter[str] = Counter()
+        self.policy = EndpointPolicy(
+            cfg.dashboard.security, name="dashboard", host=cfg.dashboard.bind,
+            max_body_bytes=_MAX_BODY, on_refuse=lambda reason: self.refused.update([reason]),
+        )  # fmt: skip
         self.widgets, self.width = widgets, width
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -70,7 +85,7 @@ class Dashboard:
     def app(self) -> web.Application:
         hub = EventHub(asyncio.get_running_loop())
         self.store.on_append(lambda summary: hub.publish_threadsafe({"type": "append", **summary}))
-        app = web.Application(middlewares=[self.access.middleware])
+        app = web.Application(middlewares=[guard_middleware(self.policy), self.access.middleware])
         app[CONTEXT] = DashboardContext(
             cfg=self.cfg, store=self.store, hub=hub, actions=self.actions, access=self.access,
             widgets=self.widgets, width=self.width, retention=self.store.retention,
@@ -91,17 +106,17 @@ class Dashboard:
             await self.actions.start()
             self.consumer = HistoryConsumer(self.cfg, self.store)
             self._task = asyncio.create_task(self.consumer.run())
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
         d = self.cfg.dashboard
-        site = web.TCPSite(self._runner, d.bind, d.port)
+        self._runner = web.AppRunner(self.app(), **runner_options(d.security))
+        await self._runner.setup()
+        site = GuardedSite(self._runner, d.bind, d.port, self.policy)
         try:
             await site.start()
         except OSError as exc:
             await self.stop()
             raise DashboardError(f"cannot listen on {d.bind}:{d.port}: {exc.strerror} "
                                  "(set dashboard.port or dashboard.bind)") from None  # fmt: skip
-        port = self._runner.addresses[0][1]
+        port = site.port
         host = "127.0.0.1" if d.bind in ("0.0.0.0", "") else d.bind
         self.url = f"http://{host}:{port}/"
         if self.store.moved_aside:

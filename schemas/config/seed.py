@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.config.base import Block
+from schemas.config.endpoint import EndpointSecurity
 
 __all__ = [
     "WIDGET_SHORTCUTS",
@@ -153,6 +154,10 @@ class DashboardConfig(Block):
     #: Size bound of the history file: above it the oldest rows go first (counted).
     max_history_mb: float = Field(2048.0, gt=0)
     auth: DashboardAuth = DashboardAuth()
+    #: The HTTP security layer every listener shares (agents.endpoint): connection cap,
+    #: read and idle timeouts, body size, per-client rate limit, TLS. Its single bearer
+    #: token is not used here: ``auth`` gives tokens with roles.
+    security: EndpointSecurity = EndpointSecurity()
 
     @model_validator(mode="after")
     def _known_shortcuts(self) -> DashboardConfig:

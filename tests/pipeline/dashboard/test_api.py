@@ -198,3 +198,26 @@ async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         dashboard = Dashboard(config(tmp_path, port=port), consume=False)
         with pytest.raises(DashboardError, match=f"cannot listen on 127.0.0.1:{port}"):
             await dashboard.start()
+
+
+async def test_the_live_stream_outlives_the_listener_idle_and_read_timeouts(
+    tmp_path: Path,
+) -> None:
+    """The shared HTTP layer closes idle and slow connections; a live stream is neither."""
+    import aiohttp
+
+    from pipeline.dashboard.server import Dashboard
+    from tests.pipeline.dashboard.api_support import fill
+
+    cfg = config(tmp_path, security={"idle_timeout_seconds": 1, "read_timeout_seconds": 1})
+    dashboard = Dashboard(cfg, consume=False)
+    url = await dashboard.start()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url + "api/v1/events") as r:
+            await r.content.readline()
+            await asyncio.sleep(3.0)  # past both timeouts
+            await asyncio.to_thread(fill, dashboard, 1, 1)
+            lines = [await asyncio.wait_for(r.content.readline(), 5) for _ in range(3)]
+            assert b"event: append\n" in lines
+    finally:
+        await dashboard.stop()
