@@ -95,6 +95,9 @@ class Anomaly(_Record, frozen=True, tag_field="schema", tag="toka.anomaly.v1"):
 
 
 class ForecastPoint(_Record, frozen=True):
+    """The forecast ``horizon_days`` after ``as_of``: mean and prediction interval (at the
+    forecast's ``interval_level``)."""
+
     horizon_days: int
     value: float
     lower: float
@@ -107,6 +110,13 @@ class CapacityForecast(_Record, frozen=True, tag_field="schema", tag="toka.capac
     ``fit_score`` is the hold-out error of the chosen model (``fit_metric``); times to the
     thresholds are seconds from ``as_of`` (the last observation), absent when not reached
     within ``horizon_limit_days``.
+
+    ``regime_start`` (epoch seconds) is set when the history changed level or slope (a
+    cleanup, growth that sped up) and only the history since then was fitted. When a line
+    through that recent history reaches critical clearly sooner than the chosen model,
+    ``earlier_time_to_critical_seconds`` says when and ``earlier_critical_model`` which
+    model gave it (the recommendation then follows the earlier one). Forecast intervals
+    contain the outcome with probability ``interval_level``.
     """
 
     id: str
@@ -134,6 +144,10 @@ class CapacityForecast(_Record, frozen=True, tag_field="schema", tag="toka.capac
     time_to_warning_seconds: float | None = None
     time_to_critical_seconds: float | None = None
     candidates: dict[str, float] = {}
+    regime_start: float | None = None
+    earlier_time_to_critical_seconds: float | None = None
+    earlier_critical_model: Literal["linear"] | None = None
+    interval_level: float = 0.95
 
 
 class LatencyStats(_Record, frozen=True):

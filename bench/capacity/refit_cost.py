@@ -1,14 +1,17 @@
 """Cost of the scheduled capacity refit: N series on one core, as the stage's timer runs it.
 
-    .venv/bin/python -m bench.capacity.refit_cost [--series 10000] [--seasonal-share 0.1]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m bench.capacity.refit_cost \
+        [--series 10000] [--seasonal-share 0.1]
 
-Each series has 90 days of 5-minute points (25,920, the default retention), a third each
-linear, exponential and saturating growth; a share of them also carries a daily cycle, so
-Holt-Winters is fitted for those (the expensive case). Times ``build_forecast`` (resample,
-season detection, every candidate on the hold-out, the winner on everything, horizons,
-threshold crossings) in one thread, as ``fit_all`` in the stage does; reading history
-from the table is not included. Prints per-kind cost and the total, plus an all-cyclical
-worst case measured on a subset and extrapolated (said so).
+Each series has 90 days of 5-minute points (25,920, the default retention), a fifth each
+linear, exponential and saturating growth, a cleanup (a drop 10-60 days ago) and a speed-up
+(the rate doubled 7-20 days ago), the last two refitted on their new regime; a share of
+them also carries a daily cycle, so Holt-Winters is fitted for those (the expensive case).
+Times ``build_forecast`` (resample, season detection, change-point search, every candidate
+on the hold-out, the winner on everything, horizons, threshold crossings) in one thread,
+as ``fit_all`` in the stage does; reading history from the table is not included. Prints
+per-kind cost and the total, plus an all-cyclical worst case measured on a subset and
+extrapolated (said so).
 Writes bench/results/capacity_refit_cost.json.
 """
 
@@ -30,15 +33,22 @@ DAY = 86400.0
 
 
 def _series(rng: np.random.Generator, seasonal: bool, ts: np.ndarray) -> np.ndarray:
-    """Trend-only series are a third each linear, exponential and saturating."""
+    """Trend-only series are a fifth each linear, exponential, saturating, cleanup and
+    speed-up."""
     d = (ts - ts[0]) / DAY
-    shape = rng.integers(3)
+    shape = rng.integers(5)
     if shape == 0:
         base = rng.uniform(20e9, 60e9) + rng.uniform(0.05e9, 1e9) * d
     elif shape == 1:
         base = rng.uniform(5e9, 20e9) * np.exp(rng.uniform(0.005, 0.02) * d)
-    else:
+    elif shape == 2:
         base = rng.uniform(50e9, 90e9) * (1 - np.exp(-d / rng.uniform(20, 60)))
+    elif shape == 3:
+        rate, at = rng.uniform(0.1e9, 0.5e9), 90 - rng.uniform(10, 60)
+        base = rng.uniform(30e9, 50e9) + rate * d - rng.uniform(10e9, 20e9) * (d >= at)
+    else:
+        rate, at = rng.uniform(0.1e9, 0.3e9), 90 - rng.uniform(7, 20)
+        base = rng.uniform(20e9, 40e9) + rate * d + rate * np.maximum(d - at, 0)
     if seasonal:
         base = base + rng.uniform(1e9, 5e9) * np.sin(2 * np.pi * (d + rng.uniform(0, 1)))
     return base * (1 + 0.005 * rng.standard_normal(d.size))
@@ -52,6 +62,7 @@ def _time(
     cc = CapacityConfig()
     models: dict[str, int] = {}
     spent = 0.0
+    regimes = 0
     for _ in range(n):
         ys = _series(rng, seasonal, ts)  # generated outside the timed region
         cache: dict = {}
@@ -62,6 +73,8 @@ def _time(
         spent += time.perf_counter() - t0
         assert fc is not None
         models[fc.model] = models.get(fc.model, 0) + 1
+        regimes += fc.regime_start is not None
+    models["(regime fits)"] = regimes
     return spent, models
 
 

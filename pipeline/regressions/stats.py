@@ -19,6 +19,7 @@ __all__ = [
     "Comparison",
     "compare",
     "cusum_step",
+    "cusum_threshold",
     "mann_whitney_u",
     "relative_change",
     "robust_scale",
@@ -147,3 +148,17 @@ def cusum_step(
     """One step of a two-sided tabular CUSUM in units of the baseline sigma."""
     z = (value - mean) / sigma
     return max(0.0, s_hi + z - k), max(0.0, s_lo - z - k)
+
+
+@lru_cache(maxsize=256)
+def cusum_threshold(k: float, arl: float) -> float:
+    """Decision threshold h (in sigmas) of a one-sided CUSUM with slack ``k`` whose mean
+    run length without a change is ``arl`` windows, by Siegmund's approximation
+    ARL0 = (exp(2kb) - 2kb - 1) / (2k^2), b = h + 1.166 (Gaussian values)."""
+    lo, hi = 0.0, 200.0
+    for _ in range(60):  # bisection: ARL0 grows monotonically with b
+        b = (lo + hi) / 2
+        x = 2 * k * b
+        run = (math.expm1(min(x, 700.0)) - x) / (2 * k * k)
+        lo, hi = (b, hi) if run < arl else (lo, b)
+    return max(hi - 1.166, 0.0)

@@ -15,12 +15,12 @@ from typing import Any
 
 import faust
 
+from pipeline.deadletter import decode_or_dead_letter
 from pipeline.runtime.context import StageContext
 from pipeline.sinks.alertmanager import active_payloads, payload, record
 from pipeline.sinks.client import AlertmanagerClient
 from pipeline.tables import PartitionView, partitioned_table
-from schemas import Alert, decode
-from schemas.errors import DecodeError
+from schemas import Alert
 
 __all__ = ["install"]
 
@@ -46,11 +46,10 @@ def install(ctx: StageContext) -> None:
     async def sink(stream: faust.StreamT) -> None:
         async for event in stream.events():
             with guard.record():
-                try:
-                    alert = decode(event.value, Alert)
-                except DecodeError as exc:
-                    guard.count("decode")  # the producer dead-letters; nothing to post
-                    log.warning("alertmanager sink: undecodable alert skipped: %s", exc)
+                alert = await decode_or_dead_letter(
+                    event.value, event.message, topics.deadletter, guard, Alert
+                )  # a record someone else wrote to the alerts topic: nothing to post
+                if alert is None:
                     continue
                 if not await client.deliver([payload(alert, time.time(), resend)]):
                     guard.count("rejected")

@@ -11,9 +11,9 @@ import pytest
 
 from pipeline.broker import free_port
 from pipeline.topics import ensure_topics
-from schemas import MetricBatch, Sample, encode, new_id
+from schemas import DeadLetter, MetricBatch, Sample, decode, encode, new_id
 from schemas.config import TokaConfig
-from tests.support.kafka import publish, stop_process, toka_process
+from tests.support.kafka import collect, publish, stop_process, toka_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.peers]
 
@@ -67,6 +67,9 @@ async def test_alert_reaches_alertmanager_and_resolves(broker, alertmanager, tmp
         await wait_for(lambda: "Worker]: Ready" in log_file.read_text(errors="replace"), 60,
                        "the worker to be ready")  # fmt: skip
         t = (time.time() // WINDOW) * WINDOW
+        # Someone else's record on the alerts topic: dead-lettered, and the sink goes on.
+        alerts_topic = cfg.kafka.topic("alerts")
+        await publish(broker.bootstrap, alerts_topic, [(b"x", b"not an alert")], partition=0)
         topic, key = cfg.kafka.topic("metrics"), host.encode()
         await publish(broker.bootstrap, topic, [(key, encode(batch(host, t + 0.1, 95)))])
         (shown,) = await wait_for(mine, 60, "the firing alert in Alertmanager")
@@ -85,3 +88,10 @@ async def test_alert_reaches_alertmanager_and_resolves(broker, alertmanager, tmp
         log = log_file.read_text(errors="replace")
     assert code == 0, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
+    dead = await collect(
+        broker.bootstrap, cfg.kafka.topic("deadletter"),
+        lambda got: any(d.source_topic == alerts_topic for d in got),
+        timeout=30, decode=lambda v: decode(v, DeadLetter),
+    )  # fmt: skip
+    (letter,) = [d for d in dead if d.source_topic == alerts_topic]
+    assert letter.reason == "not_json" and letter.partition == 0
