@@ -165,3 +165,10 @@ async def test_baseline_change_reaches_the_stage_topic_and_the_audit_topic(
     assert audit[0]["actor"] == "otto" and audit[0]["target"] == "h1|cpu|"
     assert audit[0]["outcome"] == 200 and audit[0]["ts"] <= time.time()
     assert _audit(tmp_path)[0]["action"] == "POST /api/v1/baselines/pin"
+
+
+def test_the_shared_layers_single_token_is_refused_for_tokens_with_roles(tmp_path: Path) -> None:
+    from schemas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="auth.tokens_file"):
+        Dashboard(config(tmp_path, security={"bearer_token_env": "SOME_TOKEN"}), consume=False)
