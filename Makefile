@@ -16,8 +16,8 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Debian peers the tests run for real (started and stopped by the test fixtures).
-PEERS := prometheus prometheus-alertmanager prometheus-node-exporter socat
-PEER_BINS := prometheus prometheus-alertmanager prometheus-node-exporter socat
+PEERS := prometheus prometheus-alertmanager prometheus-node-exporter socat chromium
+PEER_BINS := prometheus prometheus-alertmanager prometheus-node-exporter socat chromium
 
 .PHONY: run test venv peers bench lint typecheck lock clean
 
@@ -58,6 +58,7 @@ bench: $(STAMP) peers
 	$(BIN)/python bench/pipeline/run.py
 	$(BIN)/python bench/scale/run.py
 	$(BIN)/python bench/alert_latency/run.py
+	$(BIN)/python bench/dashboard/run.py
 	$(BIN)/python -m bench.regressions.accuracy
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.accuracy
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.capacity.refit_cost

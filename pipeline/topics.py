@@ -29,7 +29,7 @@ __all__ = [
 
 TOPIC_KINDS = (
     "metrics", "spans", "benchmarks", "aggregates", "alerts",
-    "regressions", "anomalies", "capacity", "deadletter",
+    "regressions", "anomalies", "capacity", "deadletter", "audit",
     "profiles", "profile-commands",
 )  # fmt: skip
 
@@ -44,7 +44,7 @@ TOPIC_CLASSES = {
     "metrics": "inputs", "spans": "inputs", "benchmarks": "inputs",
     "aggregate-batches": "inputs", "baseline-commands": "inputs",
     "aggregates": "outputs", "alerts": "outputs", "regressions": "outputs",
-    "anomalies": "outputs", "capacity": "outputs",
+    "anomalies": "outputs", "capacity": "outputs", "audit": "outputs",
     "deadletter": "deadletter",
     "profiles": "outputs", "profile-commands": "inputs",
 }  # fmt: skip

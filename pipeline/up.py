@@ -1,4 +1,4 @@
-"""``toka up``: broker, worker and agent as child processes, with a live console.
+"""``toka up``: broker, worker, agent and dashboard as child processes, with a live console.
 
 The console reads ``toka.aggregates`` (one line per window of the local host) and
 ``toka.alerts`` (one line per state change). Ctrl-C or SIGTERM stops every child; a
@@ -48,6 +48,9 @@ def run_up(cfg: TokaConfig, config_path: str | None, log_dir: Path) -> int:
         print(f"toka up: broker ready on {broker.bootstrap}", flush=True)
         children["worker"] = _child("worker", config_path, env)
         children["agent"] = _child("agent", config_path, env)
+        if cfg.dashboard.enabled:
+            children["dashboard"] = _child("dashboard", config_path, env)
+            _announce_dashboard(cfg, children["dashboard"])
         if cfg.remote_write.enabled:
             children["remote-write"] = _child("remote-write", config_path, env)
         return asyncio.run(_console(cfg, children, started))
@@ -63,6 +66,24 @@ def run_up(cfg: TokaConfig, config_path: str | None, log_dir: Path) -> int:
                 proc.kill()
         broker.stop()
         print("toka up: stopped", flush=True)
+
+
+def _announce_dashboard(cfg: TokaConfig, proc: subprocess.Popen, wait: float = 30.0) -> None:
+    """Print the dashboard's URL once it answers (or say that it has not yet)."""
+    import urllib.request
+
+    d = cfg.dashboard
+    host = "127.0.0.1" if d.bind in ("0.0.0.0", "") else d.bind
+    url = f"http://{host}:{d.port}/"
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=1):
+                print(f"toka up: dashboard on {url}", flush=True)
+                return
+        except OSError:
+            time.sleep(0.3)
+    print(f"toka up: dashboard not answering on {url} yet (see its output)", flush=True)
 
 
 async def _console(cfg: TokaConfig, children: dict[str, subprocess.Popen], started: float) -> int:

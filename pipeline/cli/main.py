@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "agent_cmd",
     "bench_cmd",
     "baseline_cmd",
+    "dashboard_cmd",
     "profile_cmd",
     "remote_write_cmd",
 ]

@@ -1,4 +1,5 @@
-"""``toka up``: the embedded default: broker + worker + agent, printing windows and alerts."""
+"""``toka up``: the embedded default: broker + worker + agent + dashboard, printing windows and
+alerts and the dashboard's URL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("up", help="run broker, worker and agent together on this machine")
+    p = sub.add_parser(
+        "up", help="run broker, worker, agent and dashboard together on this machine"
+    )
     p.add_argument("--log-dir", default=".toka/logs", help="where the broker log goes")
     p.set_defaults(func=run)
 

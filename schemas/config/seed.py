@@ -7,14 +7,17 @@ configuration section lists what each ``*_enabled`` switch turns off.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from schemas.config.base import Block
+from schemas.config.endpoint import EndpointSecurity
 
 __all__ = [
     "WIDGET_SHORTCUTS",
+    "DashboardAuth",
     "DashboardConfig",
     "MonitoringConfig",
     "PerformanceConfig",
@@ -112,6 +115,19 @@ def _default_widgets() -> list[Widget | str]:
     ]
 
 
+class DashboardAuth(Block):
+    """Who may use the dashboard and API. No token at all: loopback clients only."""
+
+    #: A YAML or JSON file mapping token -> {name, role}; role viewer, operator or admin.
+    tokens_file: Path | None = None
+    #: Seconds a browser session cookie lives.
+    session_seconds: float = Field(8 * 3600.0, gt=0)
+    #: Requests per second per client address (and per token), burst twice that; 0: no limit.
+    rate_limit_per_second: float = Field(50.0, ge=0)
+    #: The audit log (JSON lines); the same records go to the ``audit`` topic.
+    audit_file: Path = Path(".toka/dashboard/audit.jsonl")
+
+
 class DashboardConfig(Block):
     """The dashboard service (``toka dashboard``; ``toka up`` starts it when enabled)."""
 
@@ -122,6 +138,26 @@ class DashboardConfig(Block):
     #: The configurable page: widgets as the specification writes them, or the shortcuts
     #: cpu, memory, disk, network, alerts.
     widgets: list[Widget | str] = Field(default_factory=_default_widgets)
+    #: Where ``toka dashboard`` serves the web UI and the API.
+    bind: str = "127.0.0.1"
+    port: int = Field(8090, ge=0, le=65535)
+    #: This replica's name: its consumer group is ``<app_id>-dashboard-<replica>``
+    #: (empty: the machine's host name). Every replica keeps a history of its own.
+    replica: str = ""
+    #: The DuckDB history file; a corrupt file is moved aside and rebuilt from Kafka.
+    history_file: Path = Path(".toka/dashboard/history.duckdb")
+    #: Retention of the 1-minute and 1-hour rollups (raw windows: monitoring.
+    #: history_retention_minutes) and of alerts and findings.
+    minute_rollup_retention_hours: float = Field(7 * 24.0, gt=0)
+    hour_rollup_retention_days: float = Field(90.0, gt=0)
+    findings_retention_days: float = Field(30.0, gt=0)
+    #: Size bound of the history file: above it the oldest rows go first (counted).
+    max_history_mb: float = Field(2048.0, gt=0)
+    auth: DashboardAuth = DashboardAuth()
+    #: The HTTP security layer every listener shares (agents.endpoint): connection cap,
+    #: read and idle timeouts, body size, per-client rate limit, TLS. Its single bearer
+    #: token is not used here: ``auth`` gives tokens with roles.
+    security: EndpointSecurity = EndpointSecurity()
 
     @model_validator(mode="after")
     def _known_shortcuts(self) -> DashboardConfig:

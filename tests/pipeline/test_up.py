@@ -1,4 +1,4 @@
-"""`toka up` end to end: broker, worker and agent as real processes; a synthetic high-CPU
+"""`toka up` end to end: broker, worker, agent and dashboard as real processes; a synthetic high-CPU
 batch fires an alert on the console and a low one resolves it; Ctrl-C stops everything."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -58,6 +59,9 @@ def test_toka_up_shows_windows_and_alerts_and_stops_cleanly(tmp_path: Path) -> N
         "TOKA_AGENT__SOURCES__OTLP__PORT": str(free_port()),
         "TOKA_AGENT__HTTP__PORT": str(free_port()),
         "TOKA_AGENT__PUBLISHER__SPOOL_DIR": str(tmp_path / "spool"),
+        "TOKA_DASHBOARD__PORT": str(dashboard_port := free_port()),
+        "TOKA_DASHBOARD__HISTORY_FILE": str(tmp_path / "history.duckdb"),
+        "TOKA_DASHBOARD__AUTH__AUDIT_FILE": str(tmp_path / "audit.jsonl"),
     }
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -67,6 +71,10 @@ def test_toka_up_shows_windows_and_alerts_and_stops_cleanly(tmp_path: Path) -> N
     console = Console(proc)
     try:
         console.wait_for("broker ready", timeout=30)
+        url = f"http://127.0.0.1:{dashboard_port}/"
+        console.wait_for("dashboard on", url, timeout=60)
+        with urllib.request.urlopen(url) as page:
+            assert b"echarts" in page.read()
         console.wait_for("first window after", timeout=60)
         line = console.wait_for("series", "cpu", "mem", timeout=30)
         ready_s = time.monotonic() - started
@@ -83,7 +91,7 @@ def test_toka_up_shows_windows_and_alerts_and_stops_cleanly(tmp_path: Path) -> N
         console.wait_for("RESOLVED", f"host={demo}", timeout=60)
 
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 3  # broker, worker, agent
+        assert len(children) >= 4  # broker, worker, agent, dashboard
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
         console.wait_for("toka up: stopped", timeout=5)
@@ -93,5 +101,3 @@ def test_toka_up_shows_windows_and_alerts_and_stops_cleanly(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
     print(f"toka up: first window line after {ready_s:.1f} s: {line}")
-
-
