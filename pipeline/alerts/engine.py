@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.alerts.findings import evaluate_finding
 from pipeline.alerts.grouping import digest, expire_groups, group_key
 from pipeline.alerts.machine import advance, effective_rank, new_state, observe
 from pipeline.alerts.model import Grouping, Rule
@@ -74,7 +75,21 @@ class RuleSet:
         """The series names any rule reads (the worker may skip every other aggregate)."""
         return frozenset(self._by_metric)
 
+    @property
+    def has_finding_rules(self) -> bool:
+        return any(rule.kind == "finding" for rule in self.rules)
+
+    def rules_reading(self, name: str) -> list[Rule]:
+        """The rules that read series (or ``finding:<kind>``) ``name``."""
+        return self._by_metric.get(name, [])
+
     # -- data-driven -------------------------------------------------------------------
+
+    def evaluate_finding(
+        self, record: Any, states: MutableMapping[str, Any], now: float
+    ) -> list[Alert]:
+        """Feed one finding (regression, anomaly, capacity forecast): findings.py."""
+        return evaluate_finding(self, record, states, now)
 
     def evaluate(
         self, agg: WindowAggregate, states: MutableMapping[str, Any], now: float
@@ -215,7 +230,12 @@ class RuleSet:
         rule = self._rules.get(st["rule"])
         if rule is None:  # the rule was removed from the file: close what it opened
             return self._resolve_orphan(key, st, now, states)
-        if rule.kind == "absence":
+        if rule.kind == "finding":
+            assert rule.finding is not None
+            t, cur, after = now, _same_kind(rule, st), rule.finding.clear_after
+            if after is not None and cur["raw"] and now - (cur.get("seen") or now) >= after:
+                cur = observe(rule, cur, 0, now)  # no finding for that long: clear
+        elif rule.kind == "absence":
             assert rule.absence is not None
             t = now
             cur = _same_kind(rule, st)
@@ -237,6 +257,23 @@ class RuleSet:
         return self._commit(rule, key, new, t, now=now, states=states)
 
     # -- state and notifications -------------------------------------------------------
+
+    def load_instance(
+        self, rule: Rule, route: Route, states: MutableMapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        return self._load(rule, route, states)
+
+    def commit_instance(
+        self,
+        rule: Rule,
+        key: str,
+        st: dict[str, Any],
+        t: float,
+        *,
+        now: float,
+        states: MutableMapping[str, Any],
+    ) -> list[Alert]:
+        return self._commit(rule, key, st, t, now=now, states=states)
 
     def _load(
         self,

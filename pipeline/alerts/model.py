@@ -14,6 +14,7 @@ __all__ = [
     "FIELDS",
     "SEVERITY_RANK",
     "AbsenceSpec",
+    "FindingSpec",
     "FlapSpec",
     "Grouping",
     "Level",
@@ -94,6 +95,16 @@ class AbsenceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingSpec:
+    """A rule on findings of one ``kind`` (regression, anomaly, capacity) instead of
+    aggregates. ``clear_after``: seconds without a matching finding for the subject after
+    which the data says "clear" (None: only a finding below the thresholds clears)."""
+
+    kind: Literal["regression", "anomaly", "capacity"]
+    clear_after: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class FlapSpec:
     """``max_changes`` notifications within ``window`` s mark flapping; held until quiet for
     ``settle`` s."""
@@ -115,7 +126,7 @@ class Grouping:
 class Rule:
     name: str
     metric: str  # the series name; for ratio rules the numerator's
-    kind: Literal["threshold", "ratio", "absence"] = "threshold"
+    kind: Literal["threshold", "ratio", "absence", "finding"] = "threshold"
     matchers: tuple[Matcher, ...] = ()
     field: str = "mean"
     op: str = ">"
@@ -128,6 +139,7 @@ class Rule:
     flap: FlapSpec | None = None
     ratio: RatioSpec | None = None
     absence: AbsenceSpec | None = None
+    finding: FindingSpec | None = None
     window: float | None = None  # aggregates of this window length only (None: the set's)
 
     def selects(self, name: str, labels: Mapping[str, str]) -> bool:

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.alerts.engine import GROUP_LABEL
+from pipeline.alerts.findings import CLEAR_AFTER, FINDING_KINDS, FINDING_PREFIX
 from pipeline.alerts.model import (
     COMPARATORS,
     FIELDS,
     SEVERITY_RANK,
     AbsenceSpec,
+    FindingSpec,
     FlapSpec,
     Level,
     Matcher,
@@ -44,12 +46,18 @@ _RULE_KEYS = {
     "flap",
     "ratio",
     "absent",
+    "finding",
+    "clear_after",
     "severity",
     "window",
 }
 _RESERVED_LABELS = {"alertname", "severity", GROUP_LABEL}
 _DEFAULT_SUMMARY = (
     "{{ $labels.alertname }} on {{ $labels.host }}: {{ $value }} (threshold {{ $threshold }})"
+)
+_FINDING_SUMMARY = (
+    "{{ $labels.alertname }}: {{ $labels.name }} on {{ $labels.host }} at {{ $value }}"
+    " (threshold {{ $threshold }})"
 )
 _ABSENT_SUMMARY = 'no data from {{ $labels.host }} for {{ $value | printf "%.0f" }}s'
 
@@ -108,7 +116,10 @@ class RuleParser:
         if not isinstance(name, str) or not _NAME.match(name):
             self.err("name", f"expected an identifier like HighCpu, got {name!r}")
         dur = "a duration like 30s, 5m, 1h or a number of seconds"
+        finding = self._finding(raw)
         kind, metric, ratio, absence = self._kind(raw)
+        if finding is not None:
+            kind, metric = "finding", FINDING_PREFIX + finding.kind
         op = raw.get("op", ">")
         if op not in COMPARATORS:
             self.err("op", f"expected one of {', '.join(COMPARATORS)}, got {op!r}")
@@ -124,7 +135,8 @@ class RuleParser:
         for key, text in annotations.items():
             for problem in check_template(text):
                 self.err(f"annotations.{key}", problem)
-        annotations.setdefault("summary", _ABSENT_SUMMARY if absence else _DEFAULT_SUMMARY)
+        summary = _FINDING_SUMMARY if finding else _DEFAULT_SUMMARY
+        annotations.setdefault("summary", _ABSENT_SUMMARY if absence else summary)
         levels = self._absent_level(raw, absence) if absence else self._levels(raw, op)
         rule = Rule(
             name=str(name),
@@ -142,11 +154,31 @@ class RuleParser:
             flap=flap,
             ratio=ratio,
             absence=absence,
+            finding=finding,
             window=self.get(raw, "window", _positive_duration, "a window length like 10s", None),
         )
         return rule if len(self.errors) == n else None
 
+    def _finding(self, raw: dict[str, Any]) -> FindingSpec | None:
+        kind = raw.get("finding")
+        if kind is None:
+            if "clear_after" in raw:
+                self.err("clear_after", "expected only on a finding rule")
+            return None
+        if kind not in FINDING_KINDS:
+            self.err("finding", f"expected one of {', '.join(FINDING_KINDS)}, got {kind!r}")
+            return None
+        for key in ("metric", "ratio", "absent", "field"):
+            if key in raw:
+                self.err(key, "expected no metric, ratio, absent or field on a finding rule")
+        after = self.get(
+            raw, "clear_after", _positive_duration, "a duration like 10m", CLEAR_AFTER[kind]
+        )
+        return FindingSpec(kind, after)
+
     def _kind(self, raw: dict[str, Any]) -> tuple[Any, str, RatioSpec | None, AbsenceSpec | None]:
+        if raw.get("finding") is not None:
+            return "finding", "", None, None
         metric, ratio, absent = raw.get("metric"), raw.get("ratio"), raw.get("absent")
         if isinstance(ratio, dict) and True in ratio:
             # YAML 1.1 reads a bare `on` key as the boolean true

@@ -35,7 +35,7 @@ from pipeline.alerts.staged import (
 from pipeline.runtime.context import StageContext
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.tables import PartitionView, make_durable, partitioned_table
-from schemas import encode
+from schemas import decode, encode
 from schemas.config import TokaConfig
 from schemas.records import Alert, WindowAggregate
 
@@ -87,6 +87,19 @@ class AlertStage:
                 await self._dead_letter(partition, failed)
             await self.publish(partition, outcome.alerts, staged)
 
+    async def evaluate_finding(self, partition: int, value: bytes, now: float) -> None:
+        """Run the finding rules over one sent finding; publish what changed. A finding
+        that fails to evaluate is counted and logged (it is on its own topic already)."""
+        async with self._lock:
+            staged = Staged(PartitionView(self.state, partition))
+            try:
+                alerts = self.rules.evaluate_finding(decode(value), staged, now)
+            except Exception as exc:  # one bad finding must not stop the analytics stage
+                self.guard.count(EVALUATION_FAILED)
+                log.warning("alerts: finding not evaluated: %s", exc)
+                return
+            await self.publish(partition, alerts, staged)
+
     async def publish(self, partition: int, alerts: list[Alert], staged: Staged) -> None:
         """Send ``alerts`` and wait for their delivery, then apply ``staged`` (the state
         changes that produced them) and make it durable. A send that fails raises before
@@ -136,4 +149,10 @@ def install(ctx: StageContext) -> None:
             await stage.evaluate(partition, aggregates, now)
 
     ctx.window_sinks.append(on_closed)
+
+    async def on_finding(partition: int, value: bytes) -> None:
+        if stage.rules.has_finding_rules and partition in stage.assigned_partitions():
+            await stage.evaluate_finding(partition, value, time.time())
+
+    ctx.finding_sinks.append(on_finding)
     ctx.services["alerts"] = stage

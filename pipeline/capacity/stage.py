@@ -105,4 +105,5 @@ def install(ctx: StageContext) -> None:
                 if fc is not None:
                     guard.count("forecasts")
                     await ctx.topics.capacity.send(key=fc.series.encode(), value=encode(fc))
+                    await ctx.found(p, encode(fc))
             log.info("capacity: refit %d series in %.2fs", len(jobs), time.perf_counter() - t0)

@@ -225,6 +225,7 @@ def run_analytics(
             for finding in await loop.handle(event.value, event.message):
                 guard.count(finding.event)
                 await finding.topic.send(key=finding.key, value=finding.value)
+                await ctx.found(event.message.partition, finding.value)
 
     idle = cfg.analytics.state_idle_hours * 3600
 
