@@ -11,11 +11,42 @@ from pipeline.alerts.parse import parse_rules
 from schemas.config import TokaConfig
 from schemas.config.seed import Thresholds
 
-__all__ = ["WARNING_FOR_SECONDS", "default_rules", "load_rules", "worker_rules"]
+__all__ = ["FINDING_RULES", "WARNING_FOR_SECONDS", "default_rules", "load_rules", "worker_rules"]
 
 #: Warnings fire once the condition has held this long (4 consecutive 10-s windows), so a
 #: one-window spike (a process starting) does not page; critical fires on one window.
 WARNING_FOR_SECONDS = 30.0
+
+
+#: Finding rules, as in deploy/rules/toka-rules.yaml (which says why these values).
+FINDING_RULES = """
+rules:
+  - name: TokaRegression
+    finding: regression
+    thresholds: {warning: 20}
+    annotations:
+      summary: '{{ $labels.name }} on {{ $labels.host }} regressed {{ $value }}%'
+  - name: TokaAnomaly
+    finding: anomaly
+    match: {kind: "=~spike|dip"}
+    thresholds: {warning: 6}
+    annotations:
+      summary: '{{ $labels.kind }} of {{ $labels.name }} on {{ $labels.host }}, score {{ $value }}'
+  - name: TokaMemoryLeakSuspect
+    finding: anomaly
+    match: {kind: leak_suspect}
+    op: ">="
+    thresholds: {warning: 0}
+    clear_after: 6h
+    annotations:
+      summary: '{{ $labels.name }} on {{ $labels.host }} is a memory leak suspect'
+  - name: TokaCapacity
+    finding: capacity
+    op: "<"
+    thresholds: {warning: 30, critical: 7}
+    annotations:
+      summary: '{{ $labels.name }} on {{ $labels.host }} critical in {{ $value }} days'
+"""
 
 
 def worker_rules(cfg: TokaConfig) -> RuleSet:
@@ -48,7 +79,7 @@ def load_rules(
 
 def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSet:
     """The seed's CPU and memory thresholds on the window mean: a warning once sustained for
-    WARNING_FOR_SECONDS, critical on one window."""
+    WARNING_FOR_SECONDS, critical on one window; and the finding rules."""
 
     def rule(name: str, metric: str, what: str, warn: float, crit: float) -> Rule:
         return Rule(
@@ -66,6 +97,7 @@ def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSe
             },
         )
 
+    findings = parse_rules(FINDING_RULES, "defaults").rules
     return RuleSet(
         [
             rule(
@@ -82,6 +114,7 @@ def default_rules(th: Thresholds, default_window: float | None = None) -> RuleSe
                 th.memory_warning_percent,
                 th.memory_critical_percent,
             ),
+            *findings,
         ],
         source="monitoring.thresholds",
         default_window=default_window,

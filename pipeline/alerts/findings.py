@@ -14,8 +14,8 @@ rule's thresholds:
 Clearing: a regression is reported once per shift and an anomaly once per anomalous
 window, so both clear after ``clear_after`` without a new finding for the subject (the
 engine's tick). Capacity forecasts come on every refit, so the next forecast above the
-horizon clears. The state machine runs on the wall clock: findings are events, not
-windows.
+horizon clears (and ``clear_after`` without any forecast, a series that stopped).
+The state machine runs on the wall clock: findings are events, not windows.
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ __all__ = ["FINDING_KINDS", "FINDING_PREFIX", "evaluate_finding", "finding_subje
 FINDING_PREFIX = "finding:"
 FINDING_KINDS = ("regression", "anomaly", "capacity")
 
-#: Default ``clear_after`` per kind (seconds; None: cleared by a finding only). See
-#: deploy/rules/toka-rules.yaml for why.
-CLEAR_AFTER: dict[str, float | None] = {"regression": 1800.0, "anomaly": 60.0, "capacity": None}
+#: Default ``clear_after`` per kind, seconds (deploy/rules/toka-rules.yaml says why):
+#: a regression is reported once per shift, so 30 windows of the analytics' 1-min windows
+#: without a new report; an anomaly is reported per anomalous window, so 10 normal 1-min
+#: windows; capacity clears on a forecast above the horizon, or after two missed hourly
+#: refits (the series stopped).
+CLEAR_AFTER: dict[str, float | None] = {"regression": 1800.0, "anomaly": 600.0, "capacity": 7200.0}
 
 _DAY = 86400.0
 

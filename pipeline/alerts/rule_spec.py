@@ -121,7 +121,7 @@ class RuleParser:
         if finding is not None:
             kind, metric = "finding", FINDING_PREFIX + finding.kind
         op = raw.get("op", ">")
-        if op not in COMPARATORS:
+        if not isinstance(op, str) or op not in COMPARATORS:
             self.err("op", f"expected one of {', '.join(COMPARATORS)}, got {op!r}")
             op = ">"
         field = raw.get("field", "sum" if kind == "ratio" else "mean")

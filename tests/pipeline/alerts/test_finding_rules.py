@@ -87,7 +87,7 @@ def test_parse_finding_rules(rules: Any) -> None:
     assert by["LatencyRegression"].kind == "finding"
     assert by["LatencyRegression"].finding.kind == "regression"
     assert by["LatencyRegression"].finding.clear_after == 300.0
-    assert by["DiskFillsSoon"].finding.clear_after is None  # cleared by a forecast only
+    assert by["DiskFillsSoon"].finding.clear_after == 7200.0  # the default: 2 missed refits
     assert by["SeriesAnomaly"].finding.clear_after == 60.0
     assert rules.has_finding_rules
 
@@ -154,8 +154,33 @@ def test_capacity_fires_escalates_and_clears_above_horizon(rules: Any) -> None:
         ("resolved", "warning"),
         ("firing", "critical"),
     ]
-    assert rules.tick(states, T0 + 86400) == []  # no time-based clear for capacity
+    assert rules.tick(states, T0 + 3600) == []  # forecasts come hourly: no time-based clear
     cleared = feed(rules, forecast(30.0), states, T0 + 120)
     assert [(a.status, a.labels["severity"]) for a in cleared] == [("resolved", "critical")]
     assert feed(rules, forecast(10.0), states, T0 + 180)[0].status == "firing"
     assert [a.status for a in feed(rules, forecast(None), states, T0 + 240)] == ["resolved"]
+    feed(rules, forecast(1.0), states, T0 + 300)
+    assert [a.status for a in rules.tick(states, T0 + 300 + 7200)] == ["resolved"]  # stopped
+
+
+def test_default_finding_rules_are_the_same_in_both_places() -> None:
+    from pathlib import Path
+
+    from pipeline.alerts.defaults import load_rules
+    from schemas.config.seed import Thresholds
+
+    def finding_rules(rs: Any) -> dict[str, Any]:
+        return {r.name: r for r in rs.rules if r.kind == "finding"}
+
+    built_in = finding_rules(load_rules(None, Thresholds()))
+    shipped = finding_rules(load_rules(Path("deploy/rules/toka-rules.yaml"), Thresholds()))
+    assert set(built_in) == {
+        "TokaRegression",
+        "TokaAnomaly",
+        "TokaMemoryLeakSuspect",
+        "TokaCapacity",
+    }
+    assert built_in == shipped
+    # and the shipped regression rule pages a 25% regression
+    (alert,) = feed(load_rules(None, Thresholds()), regression(25.0), {}, T0)
+    assert alert.rule == "TokaRegression" and alert.status == "firing"

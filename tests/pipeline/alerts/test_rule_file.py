@@ -125,7 +125,8 @@ def test_deploy_rule_file_is_the_seed_thresholds():
     for a, b in zip(shipped.rules, builtin.rules, strict=True):
         assert (a.name, a.metric, a.field, a.op, a.levels) == (b.name, b.metric, b.field, b.op,
                                                                b.levels)  # fmt: skip
-    cpu, mem = shipped.rules
+    cpu, mem, *findings = shipped.rules
+    assert {r.kind for r in findings} == {"finding"}
     assert [(lv.severity, lv.value) for lv in cpu.levels] == [("warning", 70), ("critical", 85)]
     assert [(lv.severity, lv.value) for lv in mem.levels] == [("warning", 75), ("critical", 90)]
     # warnings wait for a sustained condition, critical fires on one window
@@ -135,7 +136,7 @@ def test_deploy_rule_file_is_the_seed_thresholds():
 
 def test_cli_rules_check(tmp_path, capsys):
     assert main(["rules", "check", str(DEPLOY / "toka-rules.yaml")]) == 0
-    assert "OK, 2 rule(s)" in capsys.readouterr().out
+    assert "OK, 6 rule(s)" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text(rule("metric: m\nthresholds: {high: 1}\nfor: soon"))
     assert main(["rules", "check", str(bad)]) == 1
