@@ -98,7 +98,11 @@ class AlertStage:
                 self.guard.count(EVALUATION_FAILED)
                 log.warning("alerts: finding not evaluated: %s", exc)
                 return
-            await self.publish(partition, alerts, staged)
+            try:
+                await self.publish(partition, alerts, staged)
+            except Exception as exc:  # the analytics stage must go on; its finding is sent
+                self.guard.count("finding_alerts_unsent")
+                log.warning("alerts: %d finding alert(s) not sent: %s", len(alerts), exc)
 
     async def publish(self, partition: int, alerts: list[Alert], staged: Staged) -> None:
         """Send ``alerts`` and wait for their delivery, then apply ``staged`` (the state

@@ -129,6 +129,9 @@ async def _outputs(cfg: TokaConfig) -> dict[str, Any]:
         "alerts": sorted(
             (a.labels.get("host", ""), a.labels["alertname"], a.status, a.startsAt)
             for a in {a.id: a for a in alerts}.values()
+            # finding alerts start on the wall clock (a regression's report time): compare
+            # the threshold rules' transitions, which follow event time
+            if a.rule in ("HostCpuHigh", "HostMemoryHigh")
         ),
         "regressions": sorted(
             (r.subject, r.field, r.direction) for r in {r.id: r for r in regressions}.values()
