@@ -5,7 +5,8 @@ Each reads the aggregate-batches topic (plus any topics of its own) into a writt
 state table (pipeline.tables.WriteBehind). The loop owns, for every stage:
 
 - acks: every record is held until the table holds its effect (``WriteBehind.settle``);
-- replay skip: a batch at or below the position the table holds is not applied twice;
+- replay skip: a batch whose offset is among those the table holds (ranges: a batch
+  Faust dropped around a rebalance comes back below later ones) is not applied twice;
 - decode or dead-letter: a bad batch goes to the dead-letter topic whole, a bad aggregate
   in a good batch alone; a dead letter is confirmed delivered, and while it cannot be the
   loop retries it, holding its record and every later one (nothing skipped, the stall

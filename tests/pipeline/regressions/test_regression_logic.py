@@ -52,4 +52,4 @@ async def test_a_step_is_one_regression_and_a_replay_finds_nothing_again() -> No
     # it skips the batches up to the finding's and re-applies the rest, finding nothing.
     again = loop(table, positions)
     assert [f for i, raw in enumerate(records) for f in await again.handle(raw, Msg(i))] == []
-    assert again.guard.counts["replayed"] == positions["0|regressions"][0] + 1 < 45
+    assert again.guard.counts["replayed"] == positions["0|regressions"]["ranges"][0][1] + 1 < 45
