@@ -262,7 +262,7 @@ class WriteBehind:
     def applied(self, partition: int, offset: int, ts: float) -> None:
         """The batch at ``offset`` is now in the (live) state."""
         pos = self._position(partition)
-        if pos is None:
+        if pos is None or (offset in pos.folded and ts > pos.ts):  # new, or a recreated topic
             self._applied[partition] = _Position(FoldedOffsets.from_ranges([(offset, offset)]), ts)
         else:
             pos.folded.add(offset)

@@ -139,3 +139,13 @@ def test_a_position_in_the_old_form_still_restores() -> None:
     assert state.replayed(0, 7, 5.0) and state.replayed(0, 3, 4.0)
     assert not state.replayed(0, 8, 5.0)
     assert not state.replayed(0, 3, 6.0)  # a recreated topic: offsets restart, newer time
+
+
+async def test_a_recreated_topic_starts_the_positions_over() -> None:
+    """Its offsets restart at 0 with newer timestamps: the old ranges must not skip them."""
+    loop, _, _, guard, _ = make()
+    for offset in range(3):
+        await loop.handle(batch(agg("cpu")), Msg(offset, timestamp=1.0))
+    for offset in range(3):  # the new topic's batches, all at one newer time
+        await loop.handle(batch(agg("cpu")), Msg(offset, timestamp=9.0))
+    assert loop.state.get(0, 'c|cpu{host="h"}') == {"n": 6} and guard.counts["replayed"] == 0
