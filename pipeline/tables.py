@@ -19,7 +19,7 @@ from typing import Any, cast
 import faust
 
 from pipeline.runtime.offsets import FoldedOffsets
-from pipeline.runtime.state import dump, restore_with
+from pipeline.runtime.state import dump, load, restore_with
 
 __all__ = [
     "POSITIONS_TABLE",
@@ -115,33 +115,29 @@ async def make_durable(app: faust.App, table: PartitionedTable, partitions: Iter
 #: includes (see WriteBehind). One shared table; keys ``"<partition>|<stage>"``.
 POSITIONS_TABLE = "toka-analytics-positions"
 
-#: The positions' form: ``{"v": 2, "ranges": [[start, end], ...], "ts": newest}``. Form 1,
-#: ``[offset, ts]`` (every offset up to ``offset``), is still read.
-_POSITION_VERSION = 2
-
 
 class _Position:
     """The offsets of one partition's batches in the state (ranges: a batch Faust dropped
     around a rebalance comes back below later ones, pipeline.runtime.offsets) and the
-    newest batch timestamp among them."""
+    newest batch timestamp among them. Version 1 was ``[offset, ts]``: every offset up to
+    ``offset``."""
+
+    STATE_VERSION = 2
 
     def __init__(self, folded: FoldedOffsets, ts: float) -> None:
         self.folded, self.ts = folded, ts
 
-    @classmethod
-    def restore(cls, raw: Any) -> _Position | None:
-        if raw is None:
-            return None
-        if isinstance(raw, list):  # form 1
-            offset, ts = raw
-            return cls(FoldedOffsets.from_ranges([(0, int(offset))]), float(ts))
-        if raw.get("v") != _POSITION_VERSION:
-            raise ValueError(f"analytics position of unknown form: {raw!r}")
-        return cls(FoldedOffsets.from_ranges(raw["ranges"]), float(raw["ts"]))
+    @staticmethod
+    def upgrade(data: Any, version: int) -> dict[str, Any]:
+        offset, ts = data  # version 1
+        return {"ranges": [[0, int(offset)]], "ts": ts}
 
-    def dump(self) -> dict[str, Any]:
-        ranges = [[start, end] for start, end in self.folded.ranges]
-        return {"v": _POSITION_VERSION, "ranges": ranges, "ts": self.ts}
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> _Position:
+        return cls(FoldedOffsets.from_ranges(data["ranges"]), float(data["ts"]))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"ranges": [[start, end] for start, end in self.folded.ranges], "ts": self.ts}
 
 
 _ABSENT = object()
@@ -272,7 +268,7 @@ class WriteBehind:
     def _position(self, partition: int) -> _Position | None:
         if partition not in self._applied:
             raw = self._positions.get(f"{partition}|{self._stage}")
-            self._applied[partition] = _Position.restore(raw)
+            self._applied[partition] = None if raw is None else load(_Position, raw)
         return self._applied[partition]
 
     def hold(self, stream: Any, event: Any) -> None:
@@ -313,7 +309,7 @@ class WriteBehind:
         for partition in self._moved:
             pos = self._applied[partition]
             if pos is not None:
-                self._positions[f"{partition}|{self._stage}"] = pos.dump()
+                self._positions[f"{partition}|{self._stage}"] = dump(pos)
         self._dirty.clear()
         self._moved.clear()
         return n

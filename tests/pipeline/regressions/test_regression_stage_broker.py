@@ -228,7 +228,7 @@ def _applied_through(last: int):
     """A changelog condition: the regressions position on partition 0 includes ``last``."""
 
     def check(values: dict) -> bool:
-        ranges = (values.get("0|regressions") or {}).get("ranges", [])
+        ranges = unwrap(values.get("0|regressions") or {}).get("ranges", [])
         return bool(ranges) and ranges[-1][1] == last
 
     return check

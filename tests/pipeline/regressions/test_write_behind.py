@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline.runtime.state import unwrap
 from pipeline.tables import WriteBehind
 
 
@@ -81,7 +82,7 @@ def test_a_batch_is_replayed_only_once_its_state_is_written() -> None:
     assert not cache(table, positions).replayed(2, 7, 1000.0)
     wb.flush()
     after = cache(table, positions)
-    assert after.replayed(2, 7, 1000.0) and positions["2|test"]["ranges"] == [[7, 7]]
+    assert after.replayed(2, 7, 1000.0) and unwrap(positions["2|test"])["ranges"] == [[7, 7]]
     assert not after.replayed(2, 6, 990.0)  # below, but never applied (a dropped record)
     assert not after.replayed(2, 8, 1001.0)
     assert not after.replayed(1, 7, 1000.0)  # another partition

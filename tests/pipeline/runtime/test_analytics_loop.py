@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from pipeline.runtime.analytics_runtime import AnalyticsLoop, ConfirmedTopic, Finding, Refused
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
+from pipeline.runtime.state import StateVersionError
 from pipeline.tables import WriteBehind
 from schemas import AggregateBatch, WindowAggregate, decode, encode, new_id
 from tests.pipeline.runtime.ingest_support import BATCHES, Msg, Topic
@@ -149,3 +152,9 @@ async def test_a_recreated_topic_starts_the_positions_over() -> None:
     for offset in range(3):  # the new topic's batches, all at one newer time
         await loop.handle(batch(agg("cpu")), Msg(offset, timestamp=9.0))
     assert loop.state.get(0, 'c|cpu{host="h"}') == {"n": 6} and guard.counts["replayed"] == 0
+
+
+def test_a_position_of_a_newer_release_is_refused() -> None:
+    state = WriteBehind({}, {"0|test": {"~v": 3, "~s": {}}}, "test", 60.0)
+    with pytest.raises(StateVersionError, match="upgrade the worker"):
+        state.replayed(0, 1, 1.0)
