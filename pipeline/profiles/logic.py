@@ -58,6 +58,4 @@ class ProfileLogic:
             baselines = ProfileBaselines()
         found = analyse(baselines, report, self.settings)
         self.state.put(partition, seen, {"ts": report.ts})
-        return [
-            Finding(self.topic, f.host.encode(), encode(f), "profile_findings") for f in found
-        ]
+        return [Finding(self.topic, f.host.encode(), encode(f), "profile_findings") for f in found]

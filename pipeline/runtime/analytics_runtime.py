@@ -210,9 +210,7 @@ def run_analytics(
     # internal=True makes Faust create any missing topic of the agent before subscribing,
     # with the configured partition count; a broker's auto-created default could differ
     # from the table changelog's and crash the worker ("Unrecognized partition").
-    source = app.topic(
-        *topics, key_type=bytes, value_type=bytes, internal=True, partitions=parts
-    )
+    source = app.topic(*topics, key_type=bytes, value_type=bytes, internal=True, partitions=parts)
     state.attach(app, followed)
     ctx.progress.watch(*topics)
     guard = ctx.guard(stage)

@@ -14,7 +14,7 @@ from pipeline.tables import WriteBehind
 from schemas import decode, encode, new_id
 from schemas.config.profiling import ProfileAnalysisConfig
 from schemas.profiles import ProfileChunk, ProfileFinding, ProfileStatus
-from schemas.records import Sample
+from schemas.records import MetricBatch
 from tests.pipeline.profiles.report_support import cpu_report
 from tests.pipeline.runtime.ingest_support import Msg, Topic
 
@@ -78,7 +78,13 @@ async def test_became_hot_against_the_last_session_after_a_deploy() -> None:
 
 async def test_other_records_and_bad_bytes_are_dead_lettered() -> None:
     loop, _, letters, guard = make()
-    assert await loop.handle(encode(Sample(name="x", value=1.0)), msg(0)) == []
+    assert (
+        await loop.handle(
+            encode(MetricBatch(id=new_id(), host="web-1", source="system", ts=1.0, samples=[])),
+            msg(0),
+        )
+        == []
+    )
     assert await loop.handle(b"{not json", msg(1)) == []
     assert [letter.reason for letter in letters.sent] == ["unknown_schema", "not_json"]
     assert guard.counts["unknown_schema"] == 1
