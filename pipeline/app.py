@@ -45,6 +45,7 @@ STAGE_MODULES = [
     "pipeline.regressions.stage",  # aggregate batches, benchmarks -> regressions
     "pipeline.anomalies.stage",  # aggregate batches -> anomalies
     "pipeline.capacity.stage",  # aggregate batches -> capacity forecasts
+    "pipeline.profiles.stage",  # profile reports -> profile findings (toka.profiles)
     "pipeline.web.stage",  # /metrics, /healthz, /readyz; counts agent crashes
 ]
 
@@ -54,6 +55,7 @@ _SWITCHED = {
     "pipeline.windows.stage": "metrics_enabled",
     "pipeline.otlp_metrics.stage": "metrics_enabled",
     "pipeline.spans.stage": "tracing_enabled",
+    "pipeline.profiles.stage": "profiling_enabled",
 }
 
 

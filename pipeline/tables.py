@@ -18,7 +18,8 @@ from typing import Any, cast
 
 import faust
 
-from pipeline.runtime.state import dump, restore_with
+from pipeline.runtime.offsets import FoldedOffsets
+from pipeline.runtime.state import dump, load, restore_with
 
 __all__ = [
     "POSITIONS_TABLE",
@@ -110,9 +111,34 @@ async def make_durable(app: faust.App, table: PartitionedTable, partitions: Iter
     await app.producer.flush()
 
 
-#: Per-partition position of each analytics stage: the last input batch its table state
+#: Per-partition position of each analytics stage: the input batches its table state
 #: includes (see WriteBehind). One shared table; keys ``"<partition>|<stage>"``.
 POSITIONS_TABLE = "toka-analytics-positions"
+
+
+class _Position:
+    """The offsets of one partition's batches in the state (ranges: a batch Faust dropped
+    around a rebalance comes back below later ones, pipeline.runtime.offsets) and the
+    newest batch timestamp among them. Version 1 was ``[offset, ts]``: every offset up to
+    ``offset``."""
+
+    STATE_VERSION = 2
+
+    def __init__(self, folded: FoldedOffsets, ts: float) -> None:
+        self.folded, self.ts = folded, ts
+
+    @staticmethod
+    def upgrade(data: Any, version: int) -> dict[str, Any]:
+        offset, ts = data  # version 1
+        return {"ranges": [[0, int(offset)]], "ts": ts}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> _Position:
+        return cls(FoldedOffsets.from_ranges(data["ranges"]), float(data["ts"]))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"ranges": [[start, end] for start, end in self.folded.ranges], "ts": self.ts}
+
 
 _ABSENT = object()
 
@@ -132,9 +158,10 @@ class WriteBehind:
     each dirty key once (its ``snapshot()``, or a copy of a plain value), so a key touched
     by many aggregates costs one changelog record per flush instead of one per aggregate.
 
-    With the state, ``flush`` records the offset and timestamp of the last input batch
-    applied on each partition (``applied``) in the positions table; a batch at or below
-    it is already in the state and ``replayed`` says to skip it. Records are acked only
+    With the state, ``flush`` records the offsets of the input batches applied on each
+    partition (``applied``; as ranges, usually one) and the newest one's timestamp in the
+    positions table; a batch among them is already in the state and ``replayed`` says to
+    skip it. Records are acked only
     by ``settle`` (a flush every ``flush_seconds``, delivered, then the acks), so Kafka
     commits no offset past what the table holds. A killed worker therefore loses nothing:
     its successor replays the uncommitted records and skips those already in the state,
@@ -158,7 +185,7 @@ class WriteBehind:
         self._clock = clock
         self._live: dict[int, dict[str, Any]] = {}  # None: no state (deleted or never set)
         self._dirty: dict[int, set[str]] = {}
-        self._applied: dict[int, list[float] | None] = {}
+        self._applied: dict[int, _Position | None] = {}
         self._moved: set[int] = set()
         self._owned: set[int] | None = None  # None: not attached to a consumer
         self._held: list[tuple[Any, Any]] = []  # (stream, event), acked by settle()
@@ -225,15 +252,24 @@ class WriteBehind:
     def replayed(self, partition: int, offset: int, ts: float) -> bool:
         """True when the batch at ``offset`` is already in the state (a replay after a
         crash). The timestamp guards against a recreated topic whose offsets restart."""
-        if partition not in self._applied:
-            self._applied[partition] = self._positions.get(f"{partition}|{self._stage}")
-        pos = self._applied[partition]
-        return pos is not None and offset <= pos[0] and ts <= pos[1]
+        pos = self._position(partition)
+        return pos is not None and offset in pos.folded and ts <= pos.ts
 
     def applied(self, partition: int, offset: int, ts: float) -> None:
         """The batch at ``offset`` is now in the (live) state."""
-        self._applied[partition] = [offset, ts]
+        pos = self._position(partition)
+        if pos is None or (offset in pos.folded and ts > pos.ts):  # new, or a recreated topic
+            self._applied[partition] = _Position(FoldedOffsets.from_ranges([(offset, offset)]), ts)
+        else:
+            pos.folded.add(offset)
+            pos.ts = max(pos.ts, ts)
         self._moved.add(partition)
+
+    def _position(self, partition: int) -> _Position | None:
+        if partition not in self._applied:
+            raw = self._positions.get(f"{partition}|{self._stage}")
+            self._applied[partition] = None if raw is None else load(_Position, raw)
+        return self._applied[partition]
 
     def hold(self, stream: Any, event: Any) -> None:
         """Ack ``event`` (of a manual-ack stream) once its effect is in the table."""
@@ -271,7 +307,9 @@ class WriteBehind:
                     self._table[name] = _snapshot(obj)
                 n += 1
         for partition in self._moved:
-            self._positions[f"{partition}|{self._stage}"] = self._applied[partition]
+            pos = self._applied[partition]
+            if pos is not None:
+                self._positions[f"{partition}|{self._stage}"] = dump(pos)
         self._dirty.clear()
         self._moved.clear()
         return n

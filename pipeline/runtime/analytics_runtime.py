@@ -5,7 +5,8 @@ Each reads the aggregate-batches topic (plus any topics of its own) into a writt
 state table (pipeline.tables.WriteBehind). The loop owns, for every stage:
 
 - acks: every record is held until the table holds its effect (``WriteBehind.settle``);
-- replay skip: a batch at or below the position the table holds is not applied twice;
+- replay skip: a batch whose offset is among those the table holds (ranges: a batch
+  Faust dropped around a rebalance comes back below later ones) is not applied twice;
 - decode or dead-letter: a bad batch goes to the dead-letter topic whole, a bad aggregate
   in a good batch alone; a dead letter is confirmed delivered, and while it cannot be the
   loop retries it, holding its record and every later one (nothing skipped, the stall
@@ -192,9 +193,12 @@ def run_analytics(
     make_logic: Callable[[WriteBehind], AnalyticsLogic],
     *more_topics: str,
     on_record: RecordHandler | None = None,
+    read_batches: bool = True,
 ) -> AnalyticsLoop:
     """Run the logic ``make_logic`` builds over the stage's state on an agent of the
-    aggregate-batches topic (and ``more_topics``)."""
+    aggregate-batches topic (and ``more_topics``). ``read_batches=False``: a stage of its
+    own topics only (no aggregate batch decoded for nothing); it follows the assignment of
+    the first of ``more_topics``."""
     app, cfg = ctx.app, ctx.cfg
     parts = cfg.pipeline.partitions
     state = WriteBehind(
@@ -202,18 +206,19 @@ def run_analytics(
         cfg.analytics.state_flush_seconds,
     )  # fmt: skip
     batches = cfg.kafka.topic("aggregate-batches")
+    topics = (batches, *more_topics) if read_batches else more_topics
+    followed = topics[0]
     # internal=True makes Faust create any missing topic of the agent before subscribing,
     # with the configured partition count; a broker's auto-created default could differ
     # from the table changelog's and crash the worker ("Unrecognized partition").
-    source = app.topic(
-        batches, *more_topics, key_type=bytes, value_type=bytes, internal=True, partitions=parts
-    )
-    state.attach(app, batches)
-    ctx.progress.watch(batches, *more_topics)
+    source = app.topic(*topics, key_type=bytes, value_type=bytes, internal=True, partitions=parts)
+    state.attach(app, followed)
+    ctx.progress.watch(*topics)
     guard = ctx.guard(stage)
     loop = AnalyticsLoop(
         state, make_logic(state), guard, ctx.progress,
-        deadletter=ConfirmedTopic(ctx.topics.deadletter, guard), batches=batches,
+        deadletter=ConfirmedTopic(ctx.topics.deadletter, guard),
+        batches=batches if read_batches else "",
         on_record=on_record,
     )  # fmt: skip
 
@@ -232,7 +237,7 @@ def run_analytics(
     @app.timer(interval=min(600.0, idle / 10), name=f"toka-{stage}-evict")
     async def evict() -> None:
         with guard.timer_run():
-            owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == batches}
+            owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == followed}
             loop.evict_idle(sorted(owned), idle)
 
     return loop

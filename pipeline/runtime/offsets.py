@@ -10,6 +10,7 @@ delivery is in order; a dropped record splits it until it comes back and joins t
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable
 
 __all__ = ["FoldedOffsets"]
 
@@ -21,6 +22,18 @@ class FoldedOffsets:
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._max = max(1, max_ranges)
+
+    @classmethod
+    def from_ranges(cls, ranges: Iterable[Iterable[int]], max_ranges: int = 64) -> FoldedOffsets:
+        """The offsets of ``ranges`` (as ``ranges`` gives them: [start, end] pairs)."""
+        folded = cls(max_ranges)
+        for start, end in sorted(tuple(r) for r in ranges):
+            if folded._ends and start <= folded._ends[-1] + 1:
+                folded._ends[-1] = max(folded._ends[-1], end)
+            else:
+                folded._starts.append(start)
+                folded._ends.append(end)
+        return folded
 
     def __contains__(self, offset: int) -> bool:
         i = bisect_right(self._starts, offset) - 1

@@ -30,7 +30,8 @@ class PerformanceConfig(Block):
     """Feature switches. Readers: metrics_enabled (agent sources and OTLP metrics, the
     worker's windows stage), tracing_enabled (agent OTLP traces, the worker's spans stage),
     benchmarking_enabled (``toka bench``), profiling_enabled (the agent's profiling
-    sessions, see ``profiling_enabled``), tracing_sample_rate (the agent's trace sampler).
+    sessions and the worker's profiles stage, see ``profiling_enabled``),
+    tracing_sample_rate (the agent's trace sampler).
     The other keys are aliases (see schemas.config.aliases)."""
 
     metrics_enabled: bool = True
@@ -38,8 +39,9 @@ class PerformanceConfig(Block):
     #: alias of monitoring.enabled
     monitoring_enabled: bool = True
     #: Profiling sessions (``toka profile start``): the agent refuses them unless this is
-    #: true (read by agents/profiling). Off by default: a profiler is something an operator
-    #: turns on deliberately.
+    #: true (read by agents/profiling); the worker runs the profiles stage (findings from
+    #: reports, pipeline.profiles) only when it is true in the worker's configuration.
+    #: Off by default: a profiler is something an operator turns on deliberately.
     profiling_enabled: bool = False
     benchmarking_enabled: bool = True
     #: alias of analytics.regressions.enabled

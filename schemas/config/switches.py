@@ -39,7 +39,8 @@ SWITCHES: tuple[Switch, ...] = (
     Switch("dashboard.enabled", ("performance.dashboard_enabled",),
            "the dashboard service: `toka up` does not start it"),
     Switch("performance.profiling_enabled", (),
-           "profiling sessions: the agent refuses `toka profile start` and says why"),
+           "profiling sessions: the agent refuses `toka profile start` and says why; the "
+           "worker's profiles stage (no findings on toka.profiles)"),
 )  # fmt: skip
 
 

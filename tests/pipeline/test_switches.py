@@ -38,6 +38,14 @@ def test_metrics_enabled_off_stops_collection_and_the_windows_stage() -> None:
     assert not any("window" in n for n in _agent_names(off))
 
 
+def test_profiling_enabled_runs_the_profiles_stage_only_when_on() -> None:
+    on = TokaConfig(performance={"profiling_enabled": True})
+    assert "pipeline.profiles.stage" not in enabled_stages(TokaConfig())  # off by default
+    assert "pipeline.profiles.stage" in enabled_stages(on)
+    assert "toka-profiles" in _agent_names(on)
+    assert "toka-profiles" not in _agent_names(TokaConfig())
+
+
 def test_tracing_enabled_off_stops_the_spans_stage_and_receiver(tmp_path: Path) -> None:
     import asyncio
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from pipeline.runtime.analytics_runtime import AnalyticsLoop, ConfirmedTopic, Finding, Refused
 from pipeline.runtime.guard import ProcessingGuard
 from pipeline.runtime.progress import Progress
+from pipeline.runtime.state import StateVersionError
 from pipeline.tables import WriteBehind
 from schemas import AggregateBatch, WindowAggregate, decode, encode, new_id
 from tests.pipeline.runtime.ingest_support import BATCHES, Msg, Topic
@@ -112,3 +115,46 @@ async def test_a_record_the_stage_refuses_is_dead_lettered_with_its_reason() -> 
     assert (letter.reason, letter.source_topic) == ("unknown_schema", "t.benchmarks")
     assert "AggregateBatch is not an input here" in letter.error
     assert guard.counts["unknown_schema"] == 1 and guard.counts["errors"] == 0
+
+
+async def test_a_batch_dropped_around_a_rebalance_is_applied_when_it_comes_back() -> None:
+    """Faust 0.15.3 can drop a fetched record while a rebalance ends and deliver it again
+    after its seek: batch 1 comes back after batch 2, below the last batch applied."""
+    loop, _, _, guard, _ = make()
+    series = 'c|cpu{host="h"}'
+    await loop.handle(batch(agg("cpu")), Msg(0))
+    await loop.handle(batch(agg("cpu")), Msg(2))  # batch 1 dropped
+    loop.state.flush()
+    loop.state.forget()  # the rebalance: restored from the table
+    for offset in (0, 1, 2):  # the seek to the committed offset re-delivers them
+        await loop.handle(batch(agg("cpu")), Msg(offset))
+    assert loop.state.get(0, series) == {"n": 3}  # 0, 2 and then 1, each once
+    assert guard.counts["replayed"] == 2
+    loop.state.flush()
+    loop.state.forget()
+    await loop.handle(batch(agg("cpu")), Msg(1))  # all three are in the table now
+    assert loop.state.get(0, series) == {"n": 3} and guard.counts["replayed"] == 3
+
+
+def test_a_position_in_the_old_form_still_restores() -> None:
+    """Positions written before the ranges: ``[offset, ts]``, everything up to offset."""
+    state = WriteBehind({}, {"0|test": [7, 5.0]}, "test", 60.0)
+    assert state.replayed(0, 7, 5.0) and state.replayed(0, 3, 4.0)
+    assert not state.replayed(0, 8, 5.0)
+    assert not state.replayed(0, 3, 6.0)  # a recreated topic: offsets restart, newer time
+
+
+async def test_a_recreated_topic_starts_the_positions_over() -> None:
+    """Its offsets restart at 0 with newer timestamps: the old ranges must not skip them."""
+    loop, _, _, guard, _ = make()
+    for offset in range(3):
+        await loop.handle(batch(agg("cpu")), Msg(offset, timestamp=1.0))
+    for offset in range(3):  # the new topic's batches, all at one newer time
+        await loop.handle(batch(agg("cpu")), Msg(offset, timestamp=9.0))
+    assert loop.state.get(0, 'c|cpu{host="h"}') == {"n": 6} and guard.counts["replayed"] == 0
+
+
+def test_a_position_of_a_newer_release_is_refused() -> None:
+    state = WriteBehind({}, {"0|test": {"~v": 3, "~s": {}}}, "test", 60.0)
+    with pytest.raises(StateVersionError, match="upgrade the worker"):
+        state.replayed(0, 1, 1.0)

@@ -34,3 +34,10 @@ def test_membership_is_exactly_what_was_added(offsets: list[int]) -> None:
     assert [o for o in range(202) if o in folded] == sorted(set(offsets))
     ranges = folded.ranges
     assert all(a[1] + 1 < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+
+
+def test_restored_ranges_are_the_offsets_they_name() -> None:
+    folded = FoldedOffsets.from_ranges([[5, 9], [0, 2], [3, 3]])
+    assert folded.ranges == [(0, 3), (5, 9)]
+    folded.add(4)
+    assert folded.ranges == [(0, 9)] and 4 in folded and 10 not in folded
