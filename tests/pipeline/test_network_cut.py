@@ -26,7 +26,7 @@ from tests.agents._support import agent_config_file
 from tests.support.kafka import stop_process, toka_process
 from tests.support.proxy import CuttableProxy
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.manual, pytest.mark.timeout(300)]
 
 WINDOW = 2.0
 SESSION_TIMEOUT = 6.0

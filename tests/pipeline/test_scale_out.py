@@ -25,7 +25,7 @@ from schemas.config import TokaConfig
 from tests.pipeline.web.helpers import http_get, wait_until
 from tests.support.kafka import collect, publish, stop_process, toka_process
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.manual, pytest.mark.timeout(600)]
 
 WINDOW = 2.0
 TICK = 0.5  # event time between two collections of a host
