@@ -39,6 +39,7 @@ def guard_worker_web(app: faust.App, cfg: TokaConfig, registry: CollectorRegistr
     driver.web_app.middlewares.append(guard_middleware(policy))
     driver.web_app._client_max_size = MAX_BODY_BYTES
     driver._runner = web.AppRunner(driver.web_app, **runner_options(pc.web_security))
+    # Faust's effective address: `toka worker --web-port N` overrides the configured port.
     driver._transport_handlers["tcp"] = lambda: GuardedSite(
-        driver._runner, pc.web_bind, pc.web_port, policy
+        driver._runner, app.conf.web_bind, app.conf.web_port, policy
     )
