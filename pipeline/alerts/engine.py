@@ -133,7 +133,7 @@ class RuleSet:
             return []  # a duplicate after a restart, or out of order: already applied
         st = observe(rule, st, rule.level_for(value, st["rank"]), t)
         st.update(t=t, value=value, skew=now - t)
-        return self._commit(rule, key, st, t, now=now, states=states)
+        return self.commit_instance(rule, key, st, t, now=now, states=states)
 
     def _ratio(
         self,
@@ -186,11 +186,11 @@ class RuleSet:
         w, den = part["w"], sum(part["d"].values())
         st = dict(st, ratio=None)
         if den == 0:  # nothing to divide by in this window: no ratio, no change
-            return self._commit(rule, key, st, st["t"] or w, now=now, states=states)
+            return self.commit_instance(rule, key, st, st["t"] or w, now=now, states=states)
         value = sum(part["n"].values()) / den
         st = observe(rule, st, rule.level_for(value, st["rank"]), w)
         st.update(t=w, value=value, skew=now - w)
-        return self._commit(rule, key, st, w, now=now, states=states)
+        return self.commit_instance(rule, key, st, w, now=now, states=states)
 
     def _present(
         self, rule: Rule, route: Route, now: float, states: MutableMapping[str, Any]
@@ -203,7 +203,7 @@ class RuleSet:
             return []  # heard recently enough: skip a changelog write per aggregate
         st = observe(rule, st, 0, now)
         st.update(seen=now, t=now, skew=0.0, value=0.0)
-        return self._commit(rule, key, st, now, now=now, states=states)
+        return self.commit_instance(rule, key, st, now, now=now, states=states)
 
     def _reads_window(self, rule: Rule, length: float) -> bool:
         size = rule.window or self.default_window
@@ -254,7 +254,7 @@ class RuleSet:
         new = advance(rule, cur, t)
         if new == st:
             return []
-        return self._commit(rule, key, new, t, now=now, states=states)
+        return self.commit_instance(rule, key, new, t, now=now, states=states)
 
     # -- state and notifications -------------------------------------------------------
 
@@ -262,18 +262,6 @@ class RuleSet:
         self, rule: Rule, route: Route, states: MutableMapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
         return self._load(rule, route, states)
-
-    def commit_instance(
-        self,
-        rule: Rule,
-        key: str,
-        st: dict[str, Any],
-        t: float,
-        *,
-        now: float,
-        states: MutableMapping[str, Any],
-    ) -> list[Alert]:
-        return self._commit(rule, key, st, t, now=now, states=states)
 
     def _load(
         self,
@@ -289,7 +277,7 @@ class RuleSet:
             return key, _fresh(rule, route.fp, dict(route.labels))  # the route keeps its own
         return key, _same_kind(rule, st)
 
-    def _commit(
+    def commit_instance(
         self,
         rule: Rule,
         key: str,
